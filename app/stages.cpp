@@ -1,0 +1,64 @@
+#include "app/stages.h"
+
+#include <cstdio>
+#include <filesystem>
+#include <memory>
+
+#include "common/log.h"
+#include "common/runtime.h"
+#include "kafka/admin.h"
+#include "kafka/producer.h"
+#include "schema/topics.h"
+
+namespace sluice::app {
+
+bool is_stage(const std::string& command) { return command == "all"; }
+
+std::string stage_flags_help(const std::string& command) {
+  std::string h;
+  if (command == "all" || command == "gateway") {
+    h += R"(Gateway flags:
+  --smpp HOST:PORT     SMPP listener                               [127.0.0.1:2775]
+  --smpp-tls HOST:PORT SMPP over TLS listener, when --tls-cert is given [127.0.0.1:3550]
+  --tls-cert FILE      PEM certificate chain for the TLS listener
+  --tls-key FILE       PEM private key for the TLS listener
+)";
+  }
+  return h;
+}
+
+int run_stages(const StageSettings& s) {
+  std::unique_ptr<kafka::MockCluster> mock;
+  kafka::KafkaOptions ko;
+  ko.client_id = "sluice-" + s.command + "-" + s.node;
+  if (s.kafka == "mock") {
+    mock = std::make_unique<kafka::MockCluster>(1);
+    for (const auto& t : schema::topics(s.topic_prefix)) mock->create_topic(t.name, t.partitions);
+    ko.bootstrap = mock->bootstrap();
+    std::fprintf(stderr,
+                 "\n*** Kafka: librdkafka's in-process MOCK cluster at %s.\n"
+                 "*** NOTHING PERSISTS in this mode: messages live in this process's memory only.\n"
+                 "*** Use --kafka HOST:PORT (scripts/run --kafka real) for a real broker.\n\n",
+                 ko.bootstrap.c_str());
+  } else {
+    ko.bootstrap = s.kafka;
+  }
+
+  std::error_code ec;
+  std::filesystem::create_directories(s.state_dir, ec);
+
+  RuntimeOptions ro;
+  ro.http_listen = s.http;
+  Runtime rt(ro);
+
+  auto producer = std::make_shared<kafka::Producer>(ko);
+  rt.health()->add_check("kafka", [producer] {
+    return CheckResult{producer->connected(), producer->connected() ? "brokers answer" : "no broker answers"};
+  });
+  rt.on_exit([producer] { producer->flush(std::chrono::seconds(5)); });
+
+  log::info("sluice starting", {{"command", s.command}, {"node", s.node}, {"kafka", ko.bootstrap}});
+  return rt.run();
+}
+
+}  // namespace sluice::app

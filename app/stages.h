@@ -1,0 +1,26 @@
+#pragma once
+// Wiring of the stages into one process: which stages a subcommand runs and
+// the settings they share.
+#include <string>
+
+namespace sluice::app {
+
+struct StageSettings {
+  std::string command;
+  std::string kafka;  // bootstrap, or "mock"
+  std::string pg_dsn;
+  std::string http;
+  std::string topic_prefix;
+  std::string state_dir;
+  std::string node;
+  std::string smpp_listen;
+  std::string smpp_tls_listen;
+  std::string tls_cert;
+  std::string tls_key;
+};
+
+bool is_stage(const std::string& command);
+std::string stage_flags_help(const std::string& command);
+int run_stages(const StageSettings& s);
+
+}  // namespace sluice::app

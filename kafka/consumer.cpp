@@ -1,0 +1,185 @@
+#include "kafka/consumer.h"
+
+#include <stdexcept>
+
+#include "common/log.h"
+#include "kafka/producer.h"
+
+namespace sluice::kafka {
+
+std::string_view key_of(const rd_kafka_message_t* m) {
+  return m->key ? std::string_view(static_cast<const char*>(m->key), m->key_len) : std::string_view();
+}
+std::string_view value_of(const rd_kafka_message_t* m) {
+  return m->payload ? std::string_view(static_cast<const char*>(m->payload), m->len)
+                    : std::string_view();
+}
+std::string topic_of(const rd_kafka_message_t* m) { return rd_kafka_topic_name(m->rkt); }
+
+std::optional<std::string> header_of(const rd_kafka_message_t* m, const char* name) {
+  rd_kafka_headers_t* hdrs = nullptr;
+  if (rd_kafka_message_headers(m, &hdrs) != RD_KAFKA_RESP_ERR_NO_ERROR || !hdrs) return std::nullopt;
+  const void* val = nullptr;
+  size_t size = 0;
+  if (rd_kafka_header_get_last(hdrs, name, &val, &size) != RD_KAFKA_RESP_ERR_NO_ERROR) return std::nullopt;
+  return std::string(static_cast<const char*>(val), size);
+}
+
+namespace {
+std::vector<TopicPartition> to_vector(const rd_kafka_topic_partition_list_t* l) {
+  std::vector<TopicPartition> out;
+  for (int i = 0; l && i < l->cnt; ++i) out.push_back({l->elems[i].topic, l->elems[i].partition});
+  return out;
+}
+rd_kafka_topic_partition_list_t* to_list(const std::vector<TopicPartition>& v) {
+  auto* l = rd_kafka_topic_partition_list_new(static_cast<int>(v.size()));
+  for (const auto& tp : v) rd_kafka_topic_partition_list_add(l, tp.topic.c_str(), tp.partition);
+  return l;
+}
+}  // namespace
+
+Consumer::Consumer(KafkaOptions kopts, ConsumerOptions copts)
+    : kopts_(std::move(kopts)), copts_(std::move(copts)) {
+  rd_kafka_conf_t* conf = rd_kafka_conf_new();
+  try {
+    apply_options(conf, kopts_);
+    set_conf(conf, "group.id", copts_.group_id);
+    set_conf(conf, "enable.auto.commit", "false");
+    set_conf(conf, "enable.auto.offset.store", "false");
+    set_conf(conf, "auto.offset.reset", copts_.auto_offset_reset);
+    set_conf(conf, "partition.assignment.strategy", "cooperative-sticky");
+    set_conf(conf, "session.timeout.ms", std::to_string(copts_.session_timeout.count()));
+    set_conf(conf, "heartbeat.interval.ms", std::to_string(copts_.session_timeout.count() / 4));
+    set_conf(conf, "max.poll.interval.ms", std::to_string(copts_.max_poll_interval.count()));
+    set_conf(conf, "topic.metadata.refresh.interval.ms", "5000");
+    // Read only what producers committed, so transactional stages compose.
+    set_conf(conf, "isolation.level", "read_committed");
+  } catch (...) {
+    rd_kafka_conf_destroy(conf);
+    throw;
+  }
+  rd_kafka_conf_set_opaque(conf, this);
+  rd_kafka_conf_set_rebalance_cb(conf, &Consumer::on_rebalance);
+  char err[512];
+  rk_ = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof err);
+  if (!rk_) {
+    rd_kafka_conf_destroy(conf);
+    throw std::runtime_error(std::string("kafka consumer: ") + err);
+  }
+  rd_kafka_poll_set_consumer(rk_);
+  auto* topics = rd_kafka_topic_partition_list_new(static_cast<int>(copts_.topics.size()));
+  for (const auto& t : copts_.topics) rd_kafka_topic_partition_list_add(topics, t.c_str(), RD_KAFKA_PARTITION_UA);
+  rd_kafka_resp_err_t e = rd_kafka_subscribe(rk_, topics);
+  rd_kafka_topic_partition_list_destroy(topics);
+  if (e) {
+    rd_kafka_destroy(rk_);
+    throw std::runtime_error(std::string("kafka subscribe: ") + rd_kafka_err2str(e));
+  }
+}
+
+Consumer::~Consumer() {
+  close();
+  if (rk_) rd_kafka_destroy(rk_);
+}
+
+void Consumer::close() {
+  if (closed_ || !rk_) return;
+  closed_ = true;
+  rd_kafka_consumer_close(rk_);
+}
+
+void Consumer::on_rebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err,
+                            rd_kafka_topic_partition_list_t* parts, void* opaque) {
+  auto* self = static_cast<Consumer*>(opaque);
+  bool cooperative = std::string_view(rd_kafka_rebalance_protocol(rk)) == "COOPERATIVE";
+  auto list = to_vector(parts);
+  if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+    if (cooperative) {
+      if (auto* e = rd_kafka_incremental_assign(rk, parts)) rd_kafka_error_destroy(e);
+    } else {
+      rd_kafka_assign(rk, parts);
+    }
+    if (self->copts_.on_assign) self->copts_.on_assign(list);
+  } else {
+    if (self->copts_.on_revoke) self->copts_.on_revoke(list);
+    if (cooperative) {
+      if (auto* e = rd_kafka_incremental_unassign(rk, parts)) rd_kafka_error_destroy(e);
+    } else {
+      rd_kafka_assign(rk, nullptr);
+    }
+  }
+}
+
+MessagePtr Consumer::poll(std::chrono::milliseconds timeout) {
+  rd_kafka_message_t* m = rd_kafka_consumer_poll(rk_, static_cast<int>(timeout.count()));
+  if (!m) return nullptr;
+  if (m->err) {
+    if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+      log::warn("kafka consume", {{"error", rd_kafka_message_errstr(m)}});
+    rd_kafka_message_destroy(m);
+    return nullptr;
+  }
+  return MessagePtr(m);
+}
+
+bool Consumer::commit(const std::vector<std::pair<TopicPartition, int64_t>>& offsets, bool sync) {
+  if (offsets.empty()) return true;
+  auto* l = rd_kafka_topic_partition_list_new(static_cast<int>(offsets.size()));
+  for (const auto& [tp, off] : offsets)
+    rd_kafka_topic_partition_list_add(l, tp.topic.c_str(), tp.partition)->offset = off;
+  rd_kafka_resp_err_t e = rd_kafka_commit(rk_, l, sync ? 0 : 1);
+  rd_kafka_topic_partition_list_destroy(l);
+  if (e && e != RD_KAFKA_RESP_ERR__NO_OFFSET) {
+    log::warn("kafka commit", {{"error", rd_kafka_err2str(e)}});
+    return false;
+  }
+  return true;
+}
+
+void Consumer::pause(const std::vector<TopicPartition>& parts) {
+  auto* l = to_list(parts);
+  rd_kafka_pause_partitions(rk_, l);
+  rd_kafka_topic_partition_list_destroy(l);
+}
+
+void Consumer::resume(const std::vector<TopicPartition>& parts) {
+  auto* l = to_list(parts);
+  rd_kafka_resume_partitions(rk_, l);
+  rd_kafka_topic_partition_list_destroy(l);
+}
+
+bool Consumer::seek(const TopicPartition& tp, int64_t offset) {
+  auto* l = rd_kafka_topic_partition_list_new(1);
+  rd_kafka_topic_partition_list_add(l, tp.topic.c_str(), tp.partition)->offset = offset;
+  rd_kafka_error_t* e = rd_kafka_seek_partitions(rk_, l, 2000);
+  bool ok = e == nullptr;
+  if (e) rd_kafka_error_destroy(e);
+  rd_kafka_topic_partition_list_destroy(l);
+  return ok;
+}
+
+std::vector<TopicPartition> Consumer::assignment() {
+  rd_kafka_topic_partition_list_t* l = nullptr;
+  if (rd_kafka_assignment(rk_, &l) != RD_KAFKA_RESP_ERR_NO_ERROR) return {};
+  auto v = to_vector(l);
+  rd_kafka_topic_partition_list_destroy(l);
+  return v;
+}
+
+int64_t Consumer::lag() {
+  rd_kafka_topic_partition_list_t* l = nullptr;
+  if (rd_kafka_assignment(rk_, &l) != RD_KAFKA_RESP_ERR_NO_ERROR || !l) return 0;
+  rd_kafka_position(rk_, l);
+  int64_t total = 0;
+  for (int i = 0; i < l->cnt; ++i) {
+    int64_t lo = 0, hi = 0;
+    if (rd_kafka_get_watermark_offsets(rk_, l->elems[i].topic, l->elems[i].partition, &lo, &hi) ==
+            RD_KAFKA_RESP_ERR_NO_ERROR &&
+        l->elems[i].offset >= 0 && hi > l->elems[i].offset)
+      total += hi - l->elems[i].offset;
+  }
+  rd_kafka_topic_partition_list_destroy(l);
+  return total;
+}
+
+}  // namespace sluice::kafka

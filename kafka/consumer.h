@@ -1,0 +1,79 @@
+#pragma once
+// A consumer-group member with manual commits: stages commit an offset only
+// after what they produced from the record is acknowledged by Kafka. poll()
+// blocks, so it runs on a stage's own thread, never on an I/O thread.
+#include <librdkafka/rdkafka.h>
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "kafka/options.h"
+
+namespace sluice::kafka {
+
+struct MessageDeleter {
+  void operator()(rd_kafka_message_t* m) const { rd_kafka_message_destroy(m); }
+};
+using MessagePtr = std::unique_ptr<rd_kafka_message_t, MessageDeleter>;
+
+std::string_view key_of(const rd_kafka_message_t* m);
+std::string_view value_of(const rd_kafka_message_t* m);
+std::string topic_of(const rd_kafka_message_t* m);
+std::optional<std::string> header_of(const rd_kafka_message_t* m, const char* name);
+
+struct TopicPartition {
+  std::string topic;
+  int32_t partition = 0;
+  bool operator==(const TopicPartition&) const = default;
+  bool operator<(const TopicPartition& o) const {
+    return topic < o.topic || (topic == o.topic && partition < o.partition);
+  }
+};
+
+struct ConsumerOptions {
+  std::string group_id;
+  // Topic names; a name starting with '^' is a regular expression.
+  std::vector<std::string> topics;
+  std::string auto_offset_reset = "earliest";
+  std::chrono::milliseconds session_timeout{10000};
+  std::chrono::milliseconds max_poll_interval{300000};
+  // Called on the polling thread inside poll() when partitions come or go.
+  // on_revoke runs before the partitions are given up: commit there.
+  std::function<void(const std::vector<TopicPartition>&)> on_assign;
+  std::function<void(const std::vector<TopicPartition>&)> on_revoke;
+};
+
+class Consumer {
+ public:
+  Consumer(KafkaOptions kopts, ConsumerOptions copts);
+  ~Consumer();
+  Consumer(const Consumer&) = delete;
+  Consumer& operator=(const Consumer&) = delete;
+
+  // A message, or null on timeout. Errors are logged and skipped (null).
+  MessagePtr poll(std::chrono::milliseconds timeout);
+  // Commits `next_offset` (the offset of the next record to read) for each.
+  bool commit(const std::vector<std::pair<TopicPartition, int64_t>>& offsets, bool sync);
+  void pause(const std::vector<TopicPartition>& parts);
+  void resume(const std::vector<TopicPartition>& parts);
+  bool seek(const TopicPartition& tp, int64_t offset);
+  std::vector<TopicPartition> assignment();
+  // Consumer lag per assigned partition (high watermark - position), cached.
+  int64_t lag();
+  void close();
+  rd_kafka_t* handle() { return rk_; }
+
+ private:
+  static void on_rebalance(rd_kafka_t*, rd_kafka_resp_err_t, rd_kafka_topic_partition_list_t*, void*);
+  KafkaOptions kopts_;
+  ConsumerOptions copts_;
+  rd_kafka_t* rk_ = nullptr;
+  bool closed_ = false;
+};
+
+}  // namespace sluice::kafka

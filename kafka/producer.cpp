@@ -1,0 +1,217 @@
+#include "kafka/producer.h"
+
+#include <mutex>
+#include <stdexcept>
+
+#include "common/log.h"
+
+namespace sluice::kafka {
+
+void set_conf(rd_kafka_conf_t* conf, const std::string& key, const std::string& value) {
+  char err[512];
+  if (rd_kafka_conf_set(conf, key.c_str(), value.c_str(), err, sizeof err) != RD_KAFKA_CONF_OK)
+    throw std::runtime_error("kafka config " + key + ": " + err);
+}
+
+void apply_options(rd_kafka_conf_t* conf, const KafkaOptions& o) {
+  set_conf(conf, "bootstrap.servers", o.bootstrap);
+  set_conf(conf, "client.id", o.client_id);
+  // A broker that is gone should be noticed in seconds, not minutes.
+  set_conf(conf, "socket.keepalive.enable", "true");
+  set_conf(conf, "reconnect.backoff.ms", "100");
+  set_conf(conf, "reconnect.backoff.max.ms", "2000");
+  for (const auto& [k, v] : o.extra) set_conf(conf, k, v);
+}
+
+namespace {
+struct Pending {
+  Producer::Callback cb;
+};
+}  // namespace
+
+Producer::Producer(KafkaOptions kopts, ProducerOptions popts)
+    : kopts_(std::move(kopts)), popts_(popts) {
+  rk_ = make_handle();
+  poller_ = std::thread([this] { poll_loop(); });
+}
+
+Producer::~Producer() {
+  flush(std::chrono::milliseconds(5000));
+  stop_ = true;
+  if (poller_.joinable()) poller_.join();
+  std::unique_lock lock(mu_);
+  if (rk_) {
+    // Whatever is still queued fails now, so that every callback runs once.
+    rd_kafka_purge(rk_, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+    rd_kafka_poll(rk_, 0);
+    rd_kafka_destroy(rk_);
+    rk_ = nullptr;
+  }
+}
+
+rd_kafka_t* Producer::make_handle() {
+  rd_kafka_conf_t* conf = rd_kafka_conf_new();
+  try {
+    apply_options(conf, kopts_);
+    set_conf(conf, "enable.idempotence", "true");
+    set_conf(conf, "acks", "all");
+    set_conf(conf, "message.timeout.ms", std::to_string(popts_.delivery_timeout.count()));
+    set_conf(conf, "linger.ms", std::to_string(popts_.linger.count()));
+    set_conf(conf, "queue.buffering.max.messages", std::to_string(popts_.max_queue_messages));
+    set_conf(conf, "compression.type", popts_.compression);
+    set_conf(conf, "batch.num.messages", "10000");
+  } catch (...) {
+    rd_kafka_conf_destroy(conf);
+    throw;
+  }
+  rd_kafka_conf_set_opaque(conf, this);
+  rd_kafka_conf_set_dr_msg_cb(conf, &Producer::on_delivery);
+  rd_kafka_conf_set_error_cb(conf, &Producer::on_error);
+  char err[512];
+  rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
+  if (!rk) {
+    rd_kafka_conf_destroy(conf);
+    throw std::runtime_error(std::string("kafka producer: ") + err);
+  }
+  return rk;
+}
+
+void Producer::on_delivery(rd_kafka_t*, const rd_kafka_message_t* m, void*) {
+  auto* p = static_cast<Pending*>(m->_private);
+  if (!p) return;
+  DeliveryResult r;
+  r.err = m->err;
+  r.partition = m->partition;
+  r.offset = m->offset;
+  r.possibly_persisted =
+      m->err != RD_KAFKA_RESP_ERR_NO_ERROR &&
+      rd_kafka_message_status(m) == RD_KAFKA_MSG_STATUS_POSSIBLY_PERSISTED;
+  try {
+    p->cb(r);
+  } catch (const std::exception& e) {
+    log::error("delivery callback threw", {{"what", e.what()}});
+  }
+  delete p;
+}
+
+void Producer::on_error(rd_kafka_t* rk, int err, const char* reason, void* opaque) {
+  auto* self = static_cast<Producer*>(opaque);
+  if (err == RD_KAFKA_RESP_ERR__FATAL) {
+    char buf[512];
+    rd_kafka_resp_err_t orig = rd_kafka_fatal_error(rk, buf, sizeof buf);
+    log::error("kafka producer fatal error; recreating the producer",
+               {{"error", rd_kafka_err2name(orig)}, {"reason", buf}});
+    self->fatal_ = true;
+    return;
+  }
+  if (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN) self->connected_ = false;
+  log::warn("kafka producer", {{"error", rd_kafka_err2name(static_cast<rd_kafka_resp_err_t>(err))},
+                               {"reason", reason}});
+}
+
+void Producer::produce(Record rec, Callback cb) {
+  auto* pending = new Pending{std::move(cb)};
+  std::vector<rd_kafka_vu_t> vus;
+  vus.reserve(6 + rec.headers.size());
+  rd_kafka_vu_t v{};
+  v.vtype = RD_KAFKA_VTYPE_TOPIC;
+  v.u.cstr = rec.topic.c_str();
+  vus.push_back(v);
+  v.vtype = RD_KAFKA_VTYPE_KEY;
+  v.u.mem.ptr = rec.key.data();
+  v.u.mem.size = rec.key.size();
+  vus.push_back(v);
+  v.vtype = RD_KAFKA_VTYPE_VALUE;
+  v.u.mem.ptr = rec.value.data();
+  v.u.mem.size = rec.value.size();
+  vus.push_back(v);
+  v.vtype = RD_KAFKA_VTYPE_MSGFLAGS;
+  v.u.i = RD_KAFKA_MSG_F_COPY;
+  vus.push_back(v);
+  v.vtype = RD_KAFKA_VTYPE_OPAQUE;
+  v.u.ptr = pending;
+  vus.push_back(v);
+  if (rec.partition != RD_KAFKA_PARTITION_UA) {
+    v.vtype = RD_KAFKA_VTYPE_PARTITION;
+    v.u.i32 = rec.partition;
+    vus.push_back(v);
+  }
+  for (const auto& [name, value] : rec.headers) {
+    v.vtype = RD_KAFKA_VTYPE_HEADER;
+    v.u.header.name = name.c_str();
+    v.u.header.val = value.data();
+    v.u.header.size = static_cast<ssize_t>(value.size());
+    vus.push_back(v);
+  }
+  rd_kafka_error_t* error = nullptr;
+  {
+    std::shared_lock lock(mu_);
+    error = rd_kafka_produceva(rk_, vus.data(), vus.size());
+  }
+  if (error) {
+    DeliveryResult r;
+    r.err = rd_kafka_error_code(error);
+    rd_kafka_error_destroy(error);
+    try {
+      pending->cb(r);
+    } catch (...) {
+    }
+    delete pending;
+  }
+}
+
+void Producer::recreate() {
+  rd_kafka_t* old = nullptr;
+  {
+    std::unique_lock lock(mu_);
+    old = rk_;
+    rk_ = make_handle();
+    fatal_ = false;
+  }
+  ++recreated_;
+  // The old instance's records fail (their senders answer with an error they
+  // can retry); none of them is reported as delivered.
+  rd_kafka_purge(old, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+  for (int i = 0; i < 100 && rd_kafka_outq_len(old) > 0; ++i) rd_kafka_poll(old, 50);
+  rd_kafka_destroy(old);
+}
+
+void Producer::poll_loop() {
+  auto next_probe = std::chrono::steady_clock::now();
+  while (!stop_.load()) {
+    if (fatal_.load()) recreate();
+    {
+      std::shared_lock lock(mu_);
+      rd_kafka_poll(rk_, 50);
+    }
+    auto now = std::chrono::steady_clock::now();
+    if (now >= next_probe) {
+      // A cheap metadata round trip tells /readyz whether the brokers answer.
+      const rd_kafka_metadata_t* md = nullptr;
+      rd_kafka_resp_err_t err;
+      {
+        std::shared_lock lock(mu_);
+        err = rd_kafka_metadata(rk_, 0, nullptr, &md, 2000);
+      }
+      connected_ = err == RD_KAFKA_RESP_ERR_NO_ERROR;
+      if (md) rd_kafka_metadata_destroy(md);
+      next_probe = std::chrono::steady_clock::now() + std::chrono::seconds(3);
+    }
+  }
+}
+
+bool Producer::flush(std::chrono::milliseconds timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (outstanding() == 0) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  return outstanding() == 0;
+}
+
+int Producer::outstanding() const {
+  std::shared_lock lock(mu_);
+  return rk_ ? rd_kafka_outq_len(rk_) : 0;
+}
+
+}  // namespace sluice::kafka

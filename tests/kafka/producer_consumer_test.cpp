@@ -1,0 +1,106 @@
+// Against the real broker: what the gateway's durability promise rests on.
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <map>
+#include <mutex>
+#include <set>
+
+#include "kafka/admin.h"
+#include "kafka/consumer.h"
+#include "kafka/producer.h"
+#include "tests/support/env.h"
+
+namespace sluice::kafka {
+namespace {
+
+KafkaOptions real() {
+  KafkaOptions o;
+  o.bootstrap = test::kafka_bootstrap();
+  o.client_id = "sluice-test";
+  return o;
+}
+
+TEST(RealBroker, IdempotentAcksAllRecordsAreReadBackOnceInAConsumerGroup) {
+  std::string topic = test::unique_name("t_produce");
+  ASSERT_TRUE(create_topics(real(), {{topic, 3, 3600000, "delete"}}).empty());
+
+  constexpr int kCount = 2000;
+  std::mutex mu;
+  std::condition_variable cv;
+  int delivered = 0, failed = 0;
+  {
+    Producer producer(real());
+    for (int i = 0; i < kCount; ++i) {
+      Record r{topic, "key-" + std::to_string(i % 50), "value-" + std::to_string(i), {{"seq", std::to_string(i)}}};
+      producer.produce(std::move(r), [&](const DeliveryResult& res) {
+        std::lock_guard lock(mu);
+        (res.ok() ? delivered : failed)++;
+        cv.notify_all();
+      });
+    }
+    std::unique_lock lock(mu);
+    ASSERT_TRUE(cv.wait_for(lock, std::chrono::seconds(60), [&] { return delivered + failed == kCount; }));
+  }
+  EXPECT_EQ(delivered, kCount);
+  EXPECT_EQ(failed, 0);
+
+  // The broker must confirm the idempotent producer's settings took effect:
+  // every record has a distinct (partition, offset) and comes back once.
+  ConsumerOptions co;
+  co.group_id = test::unique_name("g");
+  co.topics = {topic};
+  Consumer consumer(real(), co);
+  std::set<std::string> seen;
+  std::map<int32_t, int64_t> next;
+  int duplicates = 0;
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (seen.size() < static_cast<size_t>(kCount) && std::chrono::steady_clock::now() < deadline) {
+    auto m = consumer.poll(std::chrono::milliseconds(200));
+    if (!m) continue;
+    auto seq = header_of(m.get(), "seq");
+    ASSERT_TRUE(seq.has_value());
+    EXPECT_EQ(std::string(value_of(m.get())), "value-" + *seq);
+    if (!seen.insert(*seq).second) ++duplicates;
+    next[m->partition] = m->offset + 1;
+  }
+  EXPECT_EQ(seen.size(), static_cast<size_t>(kCount));
+  EXPECT_EQ(duplicates, 0);
+
+  // Commit, and a second member of the same group finds nothing left to read.
+  std::vector<std::pair<TopicPartition, int64_t>> offsets;
+  for (auto [p, o] : next) offsets.push_back({{topic, p}, o});
+  ASSERT_TRUE(consumer.commit(offsets, true));
+  consumer.close();
+  Consumer again(real(), co);
+  int extra = 0;
+  auto until = std::chrono::steady_clock::now() + std::chrono::seconds(8);
+  while (std::chrono::steady_clock::now() < until)
+    if (again.poll(std::chrono::milliseconds(200))) ++extra;
+  EXPECT_EQ(extra, 0) << "committed records were delivered again";
+  again.close();
+  delete_topics(real(), {topic});
+}
+
+TEST(RealBroker, DeliveryToAMissingTopicFailsInsteadOfReportingSuccess) {
+  // auto.create.topics.enable=false on the project's broker: a record for a
+  // topic that does not exist must come back as a failure within the bound.
+  ProducerOptions po;
+  po.delivery_timeout = std::chrono::milliseconds(3000);
+  Producer producer(real(), po);
+  std::mutex mu;
+  std::condition_variable cv;
+  std::optional<DeliveryResult> result;
+  producer.produce({test::unique_name("t_missing"), "k", "v", {}}, [&](const DeliveryResult& r) {
+    std::lock_guard lock(mu);
+    result = r;
+    cv.notify_all();
+  });
+  std::unique_lock lock(mu);
+  ASSERT_TRUE(cv.wait_for(lock, std::chrono::seconds(20), [&] { return result.has_value(); }));
+  EXPECT_FALSE(result->ok());
+}
+
+}  // namespace
+}  // namespace sluice::kafka

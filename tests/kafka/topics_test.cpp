@@ -1,0 +1,72 @@
+// `sluice topics --check` fails on a missing topic and passes after --create.
+#include <gtest/gtest.h>
+
+#include <sys/wait.h>
+
+#include <array>
+#include <cstdio>
+#include <string>
+
+#include "kafka/admin.h"
+#include "schema/topics.h"
+#include "tests/support/env.h"
+
+namespace {
+
+struct Run {
+  int status;
+  std::string output;
+};
+
+Run run(const std::string& cmd) {
+  Run r{-1, {}};
+  FILE* p = popen((cmd + " 2>&1").c_str(), "r");
+  if (!p) return r;
+  std::array<char, 4096> buf;
+  size_t n;
+  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) r.output.append(buf.data(), n);
+  int st = pclose(p);
+  r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+  return r;
+}
+
+TEST(TopicsCommand, CheckFailsOnMissingTopicsAndPassesAfterCreate) {
+  std::string prefix = sluice::test::unique_name("tp") + ".";
+  std::string base = sluice::test::sluice_binary() + " topics --kafka " + sluice::test::kafka_bootstrap() +
+                     " --topic-prefix " + prefix + " --provider simA";
+  auto before = run(base + " --check");
+  EXPECT_EQ(before.status, 1) << before.output;
+  EXPECT_NE(before.output.find(prefix + "sms.submit: missing"), std::string::npos) << before.output;
+
+  auto created = run(base + " --create");
+  EXPECT_EQ(created.status, 0) << created.output;
+  auto after = run(base + " --check");
+  EXPECT_EQ(after.status, 0) << after.output;
+
+  // Creating again changes nothing and still passes.
+  EXPECT_EQ(run(base + " --create").status, 0);
+
+  // Delete one topic: --check names it.
+  sluice::kafka::KafkaOptions ko;
+  ko.bootstrap = sluice::test::kafka_bootstrap();
+  ASSERT_TRUE(sluice::kafka::delete_topics(ko, {prefix + "sms.deliver"}).empty());
+  auto again = run(base + " --check");
+  EXPECT_EQ(again.status, 1);
+  EXPECT_NE(again.output.find(prefix + "sms.deliver: missing"), std::string::npos) << again.output;
+
+  std::vector<std::string> names;
+  for (const auto& t : sluice::schema::topics(prefix)) names.push_back(t.name);
+  names.push_back(prefix + "sms.out.simA");
+  sluice::kafka::delete_topics(ko, names);
+}
+
+TEST(TopicsCommand, BadFlagPrintsUsageAndExitsNonZero) {
+  auto r = run(sluice::test::sluice_binary() + " topics --bogus");
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.output.find("usage: sluice topics"), std::string::npos) << r.output;
+  auto r2 = run(sluice::test::sluice_binary() + " nosuchcommand");
+  EXPECT_EQ(r2.status, 2);
+  EXPECT_NE(r2.output.find("usage: sluice"), std::string::npos);
+}
+
+}  // namespace
