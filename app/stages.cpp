@@ -5,6 +5,8 @@
 #include <memory>
 
 #include "common/log.h"
+#include "config/config.h"
+#include "gateway/gateway.h"
 #include "common/runtime.h"
 #include "kafka/admin.h"
 #include "kafka/producer.h"
@@ -12,7 +14,11 @@
 
 namespace sluice::app {
 
-bool is_stage(const std::string& command) { return command == "all"; }
+bool is_stage(const std::string& command) { return command == "all" || command == "gateway"; }
+
+namespace {
+bool runs(const StageSettings& s, const char* stage) { return s.command == "all" || s.command == stage; }
+}  // namespace
 
 std::string stage_flags_help(const std::string& command) {
   std::string h;
@@ -56,6 +62,43 @@ int run_stages(const StageSettings& s) {
     return CheckResult{producer->connected(), producer->connected() ? "brokers answer" : "no broker answers"};
   });
   rt.on_exit([producer] { producer->flush(std::chrono::seconds(5)); });
+
+  config::StoreOptions so;
+  so.dsn = s.pg_dsn;
+  so.cache_path = (std::filesystem::path(s.state_dir) / ("config-" + s.command + ".json")).string();
+  so.stage = s.command;
+  so.instance = s.node;
+  auto config = std::make_shared<config::ConfigStore>(so);
+  config->start();
+  rt.health()->add_check("config", [config] {
+    auto st = config->state();
+    bool ok = st == config::State::live || st == config::State::stale || st == config::State::from_cache;
+    return CheckResult{ok, std::string(config::state_name(st)) + " version " + std::to_string(config->version())};
+  });
+  rt.on_exit([config] { config->stop(); });
+
+  std::unique_ptr<gateway::Gateway> gw;
+  if (runs(s, "gateway")) {
+    gateway::GatewayOptions go;
+    go.listen = s.smpp_listen;
+    go.tls_listen = s.smpp_tls_listen;
+    go.tls_cert = s.tls_cert;
+    go.tls_key = s.tls_key;
+    go.topic_prefix = s.topic_prefix;
+    go.node = s.node;
+    gw = std::make_unique<gateway::Gateway>(rt.io(), go, producer, config, *rt.registry());
+    try {
+      gw->start();
+    } catch (const std::exception& e) {
+      log::error("gateway cannot start", {{"what", e.what()}});
+      return 1;
+    }
+    auto* g = gw.get();
+    rt.health()->add_check("gateway", [g] {
+      return CheckResult{g->listening(), g->listening() ? "listening" : "not listening"};
+    });
+    rt.on_drain("gateway", [g] { return g->drain(); });
+  }
 
   log::info("sluice starting", {{"command", s.command}, {"node", s.node}, {"kafka", ko.bootstrap}});
   return rt.run();

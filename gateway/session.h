@@ -1,0 +1,610 @@
+#pragma once
+// One customer connection. It reads like the protocol: a loop of read_pdu(),
+// a switch on command_id. Writes go through one writer coroutine that drains
+// a byte queue, so answers that complete out of order (Kafka acks) never
+// interleave. A watchdog coroutine enforces the bind and inactivity deadlines
+// and sends enquire_link when the line is quiet.
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/ssl/stream.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <chrono>
+#include <cstring>
+#include <memory>
+#include <optional>
+#include <vector>
+
+#include "common/log.h"
+#include "gateway/gateway.h"
+#include "gateway/ingress.h"
+#include "smpp/frame.h"
+#include "smpp/pdu.h"
+#include "smpp/status.h"
+
+namespace sluice::gateway {
+
+namespace asio = boost::asio;
+using asio::ip::tcp;
+
+template <class Stream>
+class Session : public SessionBase, public std::enable_shared_from_this<Session<Stream>> {
+ public:
+  using Clock = std::chrono::steady_clock;
+
+  Session(Gateway& gw, Stream stream, tcp::endpoint remote)
+      : gw_(gw),
+        stream_(std::move(stream)),
+        remote_(remote),
+        write_signal_(stream_.get_executor()),
+        window_signal_(stream_.get_executor()),
+        watchdog_timer_(stream_.get_executor()) {
+    write_signal_.expires_at(Clock::time_point::max());
+    window_signal_.expires_at(Clock::time_point::max());
+    connected_at_ = last_read_ = Clock::now();
+  }
+
+  ~Session() override = default;
+
+  asio::awaitable<void> run() {
+    auto self = this->shared_from_this();
+    gw_.session_started(this);
+    try {
+      co_await handshake();
+      asio::co_spawn(stream_.get_executor(), writer(self), asio::detached);
+      asio::co_spawn(stream_.get_executor(), watchdog(self), asio::detached);
+      co_await reader();
+    } catch (const std::exception& e) {
+      log::debug("session ended", {{"remote", remote_.address().to_string()}, {"why", e.what()}});
+    }
+    // Let the writer send what is queued (a final nack or unbind_resp) first.
+    closing_ = true;
+    wake_writer();
+    co_await wait_writer_done();
+    shutdown();
+    if (customer_id_) {
+      gw_.unregister_bind(*customer_id_, this);
+      gw_.bind_gauge(bind_command_, -1);
+    }
+    gw_.session_ended(this);
+  }
+
+  void begin_drain() override {
+    asio::post(stream_.get_executor(), [self = this->shared_from_this()] { self->start_drain(); });
+  }
+
+  bool can_receive() const override {
+    return bound_ && (bind_command_ == smpp::to_u32(smpp::CommandId::BindReceiver) ||
+                      bind_command_ == smpp::to_u32(smpp::CommandId::BindTransceiver));
+  }
+
+ private:
+  // ---- I/O plumbing ----
+  asio::awaitable<void> handshake() {
+    if constexpr (std::is_same_v<Stream, tcp::socket>) {
+      co_return;
+    } else {
+      co_await stream_.async_handshake(asio::ssl::stream_base::server, asio::use_awaitable);
+    }
+  }
+
+  auto& socket() {
+    if constexpr (std::is_same_v<Stream, tcp::socket>) {
+      return stream_;
+    } else {
+      return stream_.next_layer();
+    }
+  }
+
+  void shutdown() {
+    boost::system::error_code ec;
+    socket().shutdown(tcp::socket::shutdown_both, ec);
+    socket().close(ec);
+  }
+
+  // Reads one whole PDU frame into frame_. Returns false on a framing error
+  // (already answered with generic_nack).
+  asio::awaitable<bool> read_pdu() {
+    for (;;) {
+      auto check = smpp::check_frame(std::span(rbuf_.data() + rpos_, rlen_ - rpos_), gw_.options().max_pdu);
+      if (check.state == smpp::FrameState::Complete) {
+        frame_ = std::span(rbuf_.data() + rpos_, check.length);
+        rpos_ += check.length;
+        co_return true;
+      }
+      if (check.state == smpp::FrameState::TooShort || check.state == smpp::FrameState::TooLong) {
+        uint32_t seq = 0;
+        if (rlen_ - rpos_ >= 16) seq = smpp::read_header(std::span(rbuf_.data() + rpos_, 16)).sequence_number;
+        send_status_only(smpp::to_u32(smpp::CommandId::GenericNack), seq, smpp::status::ESME_RINVCMDLEN);
+        gw_.count_pdu(0, smpp::status::ESME_RINVCMDLEN);
+        log::info("closing: bad command_length",
+                  {{"remote", remote_.address().to_string()}, {"length", std::to_string(check.length)}});
+        co_return false;
+      }
+      // Need more: compact, grow if the announced frame is bigger than the buffer.
+      if (rpos_ > 0) {
+        std::memmove(rbuf_.data(), rbuf_.data() + rpos_, rlen_ - rpos_);
+        rlen_ -= rpos_;
+        rpos_ = 0;
+      }
+      size_t want = std::max<size_t>(check.length, 4096);
+      if (rbuf_.size() < want) rbuf_.resize(want);
+      if (rbuf_.size() - rlen_ < 1024 && rbuf_.size() < 65536 + gw_.options().max_pdu) rbuf_.resize(rbuf_.size() * 2);
+      size_t n = co_await socket_read(asio::buffer(rbuf_.data() + rlen_, rbuf_.size() - rlen_));
+      rlen_ += n;
+      last_read_ = Clock::now();
+    }
+  }
+
+  asio::awaitable<size_t> socket_read(asio::mutable_buffer b) {
+    co_return co_await stream_.async_read_some(b, asio::use_awaitable);
+  }
+
+  void send(const smpp::Pdu& pdu) {
+    if (dead_) return;
+    smpp::encode_to(pending_, pdu);
+    if (pending_.size() > gw_.options().max_pending_write) {
+      log::warn("closing: customer does not read its answers", {{"remote", remote_.address().to_string()}});
+      dead_ = true;
+      shutdown();
+    }
+    wake_writer();
+  }
+
+  void send_status_only(uint32_t command_id, uint32_t seq, uint32_t status) {
+    smpp::Header h{16, command_id, status, seq};
+    smpp::write_header(pending_, h);
+    wake_writer();
+  }
+
+  void wake_writer() { write_signal_.cancel(); }
+
+  asio::awaitable<void> writer(std::shared_ptr<Session> self) {
+    (void)self;  // keeps the session alive while the writer runs
+    std::vector<uint8_t> inflight;
+    try {
+      for (;;) {
+        if (pending_.empty()) {
+          if (closing_ || dead_) break;
+          write_signal_.expires_at(Clock::time_point::max());
+          co_await write_signal_.async_wait(asio::as_tuple(asio::use_awaitable));
+          continue;
+        }
+        inflight.clear();
+        inflight.swap(pending_);
+        co_await asio::async_write(stream_, asio::buffer(inflight), asio::use_awaitable);
+      }
+    } catch (const std::exception&) {
+      dead_ = true;
+    }
+    writer_done_ = true;
+    window_signal_.cancel();
+  }
+
+  asio::awaitable<void> wait_writer_done() {
+    auto deadline = Clock::now() + std::chrono::seconds(2);
+    asio::steady_timer t(stream_.get_executor());
+    while (!writer_done_ && Clock::now() < deadline) {
+      t.expires_after(std::chrono::milliseconds(5));
+      co_await t.async_wait(asio::as_tuple(asio::use_awaitable));
+    }
+  }
+
+  asio::awaitable<void> watchdog(std::shared_ptr<Session> self) {
+    (void)self;
+    const auto& o = gw_.options();
+    try {
+      while (!closing_ && !dead_) {
+        watchdog_timer_.expires_after(std::chrono::seconds(1));
+        co_await watchdog_timer_.async_wait(asio::as_tuple(asio::use_awaitable));
+        if (closing_ || dead_) break;
+        auto now = Clock::now();
+        if (!bound_ && now - connected_at_ > o.bind_timeout) {
+          log::info("closing: no bind in time", {{"remote", remote_.address().to_string()}});
+          shutdown();
+          break;
+        }
+        if (now - last_read_ > o.inactivity_timeout) {
+          log::info("closing: inactive", {{"remote", remote_.address().to_string()}});
+          shutdown();
+          break;
+        }
+        if (enquire_sent_ && now - *enquire_sent_ > o.response_timeout) {
+          log::info("closing: enquire_link unanswered", {{"remote", remote_.address().to_string()}});
+          shutdown();
+          break;
+        }
+        if (unbind_sent_ && now - *unbind_sent_ > o.response_timeout) {
+          shutdown();
+          break;
+        }
+        if (bound_ && !enquire_sent_ && now - last_read_ > o.enquire_link_interval) {
+          enquire_sent_ = now;
+          send(smpp::make_pdu(smpp::EnquireLink{}, next_seq()));
+        }
+      }
+    } catch (const std::exception&) {
+    }
+  }
+
+  uint32_t next_seq() {
+    if (++seq_ > 0x7FFFFFFF) seq_ = 1;
+    return seq_;
+  }
+
+  void start_drain() {
+    if (draining_) return;
+    draining_ = true;
+    maybe_finish_drain();
+  }
+
+  void maybe_finish_drain() {
+    if (!draining_ || outstanding_ > 0 || unbind_sent_ || closing_) return;
+    if (!bound_) {
+      shutdown();
+      return;
+    }
+    unbind_sent_ = Clock::now();
+    send(smpp::make_pdu(smpp::Unbind{}, next_seq()));
+  }
+
+  // ---- the protocol ----
+  asio::awaitable<void> reader() {
+    for (;;) {
+      while (outstanding_ >= gw_.options().window && !dead_) {
+        // The customer's window is full: stop reading; TCP pushes back.
+        window_signal_.expires_at(Clock::time_point::max());
+        co_await window_signal_.async_wait(asio::as_tuple(asio::use_awaitable));
+      }
+      if (dead_) co_return;
+      if (!co_await read_pdu()) co_return;
+      auto header = smpp::read_header(frame_);
+      auto decoded = smpp::decode(frame_);
+      if (!decoded) {
+        answer_decode_error(header, decoded.error());
+        continue;
+      }
+      smpp::Pdu& pdu = decoded.value();
+      switch (static_cast<smpp::CommandId>(header.command_id)) {
+        case smpp::CommandId::BindTransmitter:
+        case smpp::CommandId::BindReceiver:
+        case smpp::CommandId::BindTransceiver:
+          co_await on_bind(header, std::get<smpp::BindRequest>(pdu.body));
+          break;
+        case smpp::CommandId::EnquireLink:
+          reply(header, smpp::EnquireLinkResp{});
+          break;
+        case smpp::CommandId::EnquireLinkResp:
+          enquire_sent_.reset();
+          break;
+        case smpp::CommandId::Unbind:
+          co_await on_unbind(header);
+          co_return;
+        case smpp::CommandId::UnbindResp:
+          if (unbind_sent_) co_return;
+          break;
+        case smpp::CommandId::SubmitSm:
+          on_submit(header, std::get<smpp::SubmitSm>(pdu.body));
+          break;
+        case smpp::CommandId::DataSm:
+          on_data_sm(header, std::get<smpp::DataSm>(pdu.body));
+          break;
+        case smpp::CommandId::SubmitMulti:
+          on_submit_multi(header, std::get<smpp::SubmitMulti>(pdu.body));
+          break;
+        case smpp::CommandId::QuerySm:
+          if (!require_transmit(header)) break;
+          reply(header, smpp::QuerySmResp{}, smpp::status::ESME_RQUERYFAIL);
+          break;
+        case smpp::CommandId::CancelSm:
+          if (!require_transmit(header)) break;
+          reply(header, smpp::CancelSmResp{}, smpp::status::ESME_RCANCELFAIL);
+          break;
+        case smpp::CommandId::ReplaceSm:
+          if (!require_transmit(header)) break;
+          reply(header, smpp::ReplaceSmResp{}, smpp::status::ESME_RREPLACEFAIL);
+          break;
+        case smpp::CommandId::DeliverSmResp:
+        case smpp::CommandId::DataSmResp:
+          // Answers to our deliver_sm (the return path).
+          break;
+        case smpp::CommandId::GenericNack:
+          log::debug("customer sent generic_nack", {{"status", smpp::status_name(header.command_status)}});
+          break;
+        default:
+          // Valid PDUs that an ESME does not send to an SMSC (deliver_sm,
+          // outbind, alert_notification, responses we did not ask for).
+          if (smpp::is_response(header.command_id)) break;
+          reply_status(header, smpp::status::ESME_RINVBNDSTS);
+          break;
+      }
+    }
+  }
+
+  void answer_decode_error(const smpp::Header& h, const smpp::DecodeError& e) {
+    gw_.count_pdu(h.command_id, e.status);
+    if (smpp::is_response(h.command_id)) return;  // never answer an answer
+    log::debug("bad pdu", {{"remote", remote_.address().to_string()},
+                           {"command", smpp::command_name(h.command_id)},
+                           {"reason", e.reason}});
+    if (e.generic_nack) {
+      send_status_only(smpp::to_u32(smpp::CommandId::GenericNack), h.sequence_number, e.status);
+    } else {
+      send_status_only(smpp::response_id(h.command_id), h.sequence_number, e.status);
+    }
+  }
+
+  template <class Body>
+  void reply(const smpp::Header& req, Body body, uint32_t status = smpp::status::ESME_ROK) {
+    gw_.count_pdu(req.command_id, status);
+    auto pdu = smpp::make_pdu(std::move(body), req.sequence_number, status);
+    send(pdu);
+  }
+
+  void reply_status(const smpp::Header& req, uint32_t status) {
+    gw_.count_pdu(req.command_id, status);
+    send_status_only(smpp::response_id(req.command_id), req.sequence_number, status);
+  }
+
+  bool require_transmit(const smpp::Header& h) {
+    bool ok = bound_ && (bind_command_ == smpp::to_u32(smpp::CommandId::BindTransmitter) ||
+                         bind_command_ == smpp::to_u32(smpp::CommandId::BindTransceiver));
+    if (!ok) reply_status(h, smpp::status::ESME_RINVBNDSTS);
+    return ok;
+  }
+
+  asio::awaitable<void> on_bind(const smpp::Header& h, const smpp::BindRequest& req) {
+    smpp::BindResp resp;
+    resp.command_id = smpp::response_id(h.command_id);
+    resp.system_id = "sluice";
+    resp.tlvs.set_u8(smpp::tlv::sc_interface_version, 0x34);
+    if (bound_) {
+      reply(h, resp, smpp::status::ESME_RALYBND);
+      co_return;
+    }
+    if (draining_) {
+      reply(h, resp, smpp::status::ESME_RBINDFAIL);
+      co_return;
+    }
+    auto grant = co_await gw_.authenticate(req.system_id, req.password, remote_.address());
+    gw_.count_bind_attempt(grant.result);
+    if (grant.result != Gateway::AuthResult::ok) {
+      // One answer for every refusal, so that a guesser learns nothing.
+      log::info("bind refused", {{"system_id", req.system_id},
+                                 {"remote", remote_.address().to_string()},
+                                 {"reason", auth_reason(grant.result)}});
+      reply(h, resp, grant.result == Gateway::AuthResult::busy ? smpp::status::ESME_RBINDFAIL
+                                                                : smpp::status::ESME_RBINDFAIL);
+      co_return;
+    }
+    bound_ = true;
+    bind_command_ = h.command_id;
+    customer_id_ = grant.customer->id;
+    system_id_ = grant.customer->system_id;
+    gw_.register_bind(*customer_id_, this);
+    gw_.bind_gauge(bind_command_, +1);
+    log::info("bound", {{"system_id", system_id_},
+                        {"mode", smpp::command_name(h.command_id)},
+                        {"remote", remote_.address().to_string()}});
+    reply(h, resp);
+  }
+
+  static const char* auth_reason(Gateway::AuthResult r) {
+    switch (r) {
+      case Gateway::AuthResult::ok: return "ok";
+      case Gateway::AuthResult::bad_credentials: return "bad credentials";
+      case Gateway::AuthResult::disabled: return "customer disabled";
+      case Gateway::AuthResult::ip_denied: return "source address not allowed";
+      case Gateway::AuthResult::too_many_binds: return "bind limit reached";
+      case Gateway::AuthResult::busy: return "too many bind attempts";
+    }
+    return "?";
+  }
+
+  asio::awaitable<void> on_unbind(const smpp::Header& h) {
+    // Everything the customer submitted gets its final answer before unbind_resp.
+    draining_ = true;
+    asio::steady_timer t(stream_.get_executor());
+    auto deadline = Clock::now() + gw_.options().response_timeout;
+    while (outstanding_ > 0 && Clock::now() < deadline && !dead_) {
+      t.expires_after(std::chrono::milliseconds(5));
+      co_await t.async_wait(asio::as_tuple(asio::use_awaitable));
+    }
+    reply(h, smpp::UnbindResp{});
+  }
+
+  // The customer's config, as of now (it may have changed since the bind).
+  const config::Customer* current_customer(std::shared_ptr<const config::Snapshot>& snap) {
+    snap = gw_.snapshot();
+    return customer_id_ ? snap->customer_by_id(*customer_id_) : nullptr;
+  }
+
+  // Common path of submit_sm and data_sm: checks, then one record to Kafka,
+  // and the answer only once Kafka has it.
+  template <class Sm, class Resp>
+  void submit_one(const smpp::Header& h, const Sm& sm, Resp resp_proto) {
+    if (!require_transmit(h)) return;
+    if (draining_) {
+      reply(h, resp_proto, smpp::status::ESME_RTHROTTLED);
+      return;
+    }
+    std::shared_ptr<const config::Snapshot> snap;
+    const config::Customer* c = current_customer(snap);
+    if (!c || !c->enabled) {
+      reply(h, resp_proto, smpp::status::ESME_RSUBMITFAIL);
+      return;
+    }
+    if (uint32_t s = validate(sm)) {
+      reply(h, resp_proto, s);
+      return;
+    }
+    if (!gw_.admit(*c)) {
+      gw_.count_throttled(c->system_id);
+      reply(h, resp_proto, smpp::status::ESME_RTHROTTLED);
+      return;
+    }
+    IngressContext ctx{c, gw_.options().node, std::chrono::system_clock::now()};
+    std::string id = gw_.ids().next();
+    records::v1::Message rec;
+    std::string key;
+    if (uint32_t s = to_record(sm, ctx, id, rec, key)) {
+      reply(h, resp_proto, s);
+      return;
+    }
+    produce(h, std::move(id), std::move(key), rec, [this, h, resp_proto](uint32_t status, const std::string& mid) {
+      auto r = resp_proto;
+      if (status == smpp::status::ESME_ROK) r.message_id = mid;
+      reply(h, r, status);
+    });
+  }
+
+  template <class Done>
+  void produce(const smpp::Header& h, std::string id, std::string key, const records::v1::Message& rec, Done done) {
+    (void)h;
+    ++outstanding_;
+    auto started = Clock::now();
+    kafka::Record kr{gw_.submit_topic(), std::move(key), rec.SerializeAsString(), {}};
+    gw_.producer().produce(std::move(kr), [self = this->shared_from_this(), id = std::move(id), started,
+                                           done = std::move(done)](const kafka::DeliveryResult& r) mutable {
+      asio::post(self->stream_.get_executor(), [self, id = std::move(id), started, r, done = std::move(done)]() mutable {
+        self->on_produced(r, id, started, done);
+      });
+    });
+  }
+
+  template <class Done>
+  void on_produced(const kafka::DeliveryResult& r, const std::string& id, Clock::time_point started, Done& done) {
+    --outstanding_;
+    uint32_t status = smpp::status::ESME_ROK;
+    if (!r.ok()) {
+      gw_.count_produce_error(rd_kafka_err2name(r.err));
+      // Retryable for the customer: Kafka is full, slow or away. Never a false OK.
+      switch (r.err) {
+        case RD_KAFKA_RESP_ERR__QUEUE_FULL:
+        case RD_KAFKA_RESP_ERR__MSG_TIMED_OUT:
+        case RD_KAFKA_RESP_ERR__TIMED_OUT:
+        case RD_KAFKA_RESP_ERR__TRANSPORT:
+        case RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN:
+        case RD_KAFKA_RESP_ERR__PURGE_QUEUE:
+        case RD_KAFKA_RESP_ERR__PURGE_INFLIGHT:
+        case RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS:
+        case RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS_AFTER_APPEND:
+        case RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT:
+          status = smpp::status::ESME_RTHROTTLED;
+          break;
+        default:
+          status = smpp::status::ESME_RSYSERR;
+      }
+    } else {
+      gw_.observe_submit(Clock::now() - started);
+    }
+    if (!dead_) done(status, id);
+    window_signal_.cancel();
+    maybe_finish_drain();
+  }
+
+  void on_submit(const smpp::Header& h, const smpp::SubmitSm& sm) { submit_one(h, sm, smpp::SubmitSmResp{}); }
+
+  void on_data_sm(const smpp::Header& h, const smpp::DataSm& sm) { submit_one(h, sm, smpp::DataSmResp{}); }
+
+  void on_submit_multi(const smpp::Header& h, const smpp::SubmitMulti& multi) {
+    if (!require_transmit(h)) return;
+    if (draining_) {
+      reply(h, smpp::SubmitMultiResp{}, smpp::status::ESME_RTHROTTLED);
+      return;
+    }
+    std::shared_ptr<const config::Snapshot> snap;
+    const config::Customer* c = current_customer(snap);
+    if (!c || !c->enabled) {
+      reply(h, smpp::SubmitMultiResp{}, smpp::status::ESME_RSUBMITFAIL);
+      return;
+    }
+    if (uint32_t s = validate_multi(multi)) {
+      reply(h, smpp::SubmitMultiResp{}, s);
+      return;
+    }
+    struct MultiState {
+      smpp::SubmitMultiResp resp;
+      int waiting = 0;
+      int ok = 0;
+    };
+    auto state = std::make_shared<MultiState>();
+    std::string multi_id = gw_.ids().next();
+    state->resp.message_id = multi_id;
+    IngressContext ctx{c, gw_.options().node, std::chrono::system_clock::now()};
+    uint32_t index = 0;
+    std::vector<std::tuple<std::string, std::string, records::v1::Message>> to_send;
+    for (const auto& d : multi.dests) {
+      ++index;
+      if (d.dest_flag != smpp::kDestFlagSme) {
+        // Distribution lists live in the SMSC; Sluice keeps none.
+        state->resp.unsuccess.push_back({smpp::Address{0, 0, d.dl_name}, smpp::status::ESME_RINVDLNAME});
+        continue;
+      }
+      auto sm = submit_for_destination(multi, d.addr);
+      if (uint32_t s = validate(sm)) {
+        state->resp.unsuccess.push_back({d.addr, s});
+        continue;
+      }
+      if (!gw_.admit(*c)) {
+        gw_.count_throttled(c->system_id);
+        state->resp.unsuccess.push_back({d.addr, smpp::status::ESME_RTHROTTLED});
+        continue;
+      }
+      records::v1::Message rec;
+      std::string key;
+      std::string id = multi_id + "." + std::to_string(index);
+      if (uint32_t s = to_record(sm, ctx, id, rec, key)) {
+        state->resp.unsuccess.push_back({d.addr, s});
+        continue;
+      }
+      rec.set_customer_message_id(multi_id);
+      rec.set_multi_index(index);
+      rec.set_source_command(smpp::to_u32(smpp::CommandId::SubmitMulti));
+      to_send.emplace_back(id, key, std::move(rec));
+    }
+    if (to_send.empty()) {
+      reply(h, state->resp, smpp::status::ESME_RSUBMITFAIL);
+      return;
+    }
+    state->waiting = static_cast<int>(to_send.size());
+    for (auto& [id, key, rec] : to_send) {
+      smpp::Address dest{static_cast<uint8_t>(rec.dest().ton()), static_cast<uint8_t>(rec.dest().npi()), rec.dest().addr()};
+      produce(h, id, key, rec, [this, h, state, dest](uint32_t status, const std::string&) {
+        if (status == smpp::status::ESME_ROK) {
+          ++state->ok;
+        } else {
+          state->resp.unsuccess.push_back({dest, status});
+        }
+        if (--state->waiting == 0) {
+          reply(h, state->resp, state->ok > 0 ? smpp::status::ESME_ROK : smpp::status::ESME_RSUBMITFAIL);
+        }
+      });
+    }
+  }
+
+  Gateway& gw_;
+  Stream stream_;
+  tcp::endpoint remote_;
+  asio::steady_timer write_signal_, window_signal_, watchdog_timer_;
+  std::vector<uint8_t> rbuf_ = std::vector<uint8_t>(4096);
+  size_t rpos_ = 0, rlen_ = 0;
+  std::span<const uint8_t> frame_;
+  std::vector<uint8_t> pending_;
+  bool closing_ = false, dead_ = false, writer_done_ = false, draining_ = false;
+  bool bound_ = false;
+  uint32_t bind_command_ = 0;
+  std::optional<int64_t> customer_id_;
+  std::string system_id_;
+  int outstanding_ = 0;
+  uint32_t seq_ = 0;
+  Clock::time_point connected_at_, last_read_;
+  std::optional<Clock::time_point> enquire_sent_, unbind_sent_;
+};
+
+}  // namespace sluice::gateway
