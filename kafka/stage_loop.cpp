@@ -1,0 +1,226 @@
+#include "kafka/stage_loop.h"
+
+#include <algorithm>
+
+#include "common/log.h"
+
+namespace sluice::kafka {
+
+void OffsetTracker::started(const TopicPartition& tp, int64_t offset) {
+  std::lock_guard lock(mu_);
+  auto& p = parts_[tp];
+  p.open.insert(offset);
+  p.next = std::max(p.next, offset + 1);
+  ++total_;
+}
+
+void OffsetTracker::finished(const TopicPartition& tp, int64_t offset) {
+  std::lock_guard lock(mu_);
+  auto it = parts_.find(tp);
+  if (it == parts_.end()) return;
+  if (it->second.open.erase(offset)) --total_;
+}
+
+int64_t OffsetTracker::position(const Part& p) const { return p.open.empty() ? p.next : *p.open.begin(); }
+
+std::vector<std::pair<TopicPartition, int64_t>> OffsetTracker::take_committable() {
+  std::lock_guard lock(mu_);
+  std::vector<std::pair<TopicPartition, int64_t>> out;
+  for (auto& [tp, p] : parts_) {
+    int64_t pos = position(p);
+    if (pos >= 0 && pos != p.committed) {
+      out.push_back({tp, pos});
+      p.committed = pos;
+    }
+  }
+  return out;
+}
+
+std::vector<std::pair<TopicPartition, int64_t>> OffsetTracker::committable(const std::vector<TopicPartition>& tps) {
+  std::lock_guard lock(mu_);
+  std::vector<std::pair<TopicPartition, int64_t>> out;
+  for (const auto& tp : tps) {
+    auto it = parts_.find(tp);
+    if (it == parts_.end()) continue;
+    int64_t pos = position(it->second);
+    if (pos >= 0) out.push_back({tp, pos});
+  }
+  return out;
+}
+
+size_t OffsetTracker::in_flight() const {
+  std::lock_guard lock(mu_);
+  return total_;
+}
+
+size_t OffsetTracker::in_flight(const std::vector<TopicPartition>& tps) const {
+  std::lock_guard lock(mu_);
+  size_t n = 0;
+  for (const auto& tp : tps)
+    if (auto it = parts_.find(tp); it != parts_.end()) n += it->second.open.size();
+  return n;
+}
+
+void OffsetTracker::forget(const std::vector<TopicPartition>& tps) {
+  std::lock_guard lock(mu_);
+  for (const auto& tp : tps) {
+    auto it = parts_.find(tp);
+    if (it == parts_.end()) continue;
+    total_ -= it->second.open.size();
+    parts_.erase(it);
+  }
+}
+
+struct EmitState {
+  std::vector<Record> records;
+  std::atomic<size_t> left{0};
+  StageLoop::Done done;
+};
+
+StageLoop::StageLoop(KafkaOptions kopts, StageLoopOptions opts, std::shared_ptr<Producer> producer, Handler handler)
+    : kopts_(std::move(kopts)), opts_(std::move(opts)), producer_(std::move(producer)), handler_(std::move(handler)) {
+  auto user_revoke = opts_.consumer.on_revoke;
+  // Before a partition goes to another member, finish what is in flight for
+  // it (bounded) and commit, so the next owner repeats as little as possible.
+  opts_.consumer.on_revoke = [this, user_revoke](const std::vector<TopicPartition>& tps) {
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (tracker_.in_flight(tps) > 0 && std::chrono::steady_clock::now() < deadline)
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    if (consumer_) consumer_->commit(tracker_.committable(tps), true);
+    tracker_.forget(tps);
+    if (user_revoke) user_revoke(tps);
+  };
+}
+
+StageLoop::~StageLoop() { stop(); }
+
+void StageLoop::start() {
+  consumer_ = std::make_unique<Consumer>(kopts_, opts_.consumer);
+  running_ = true;
+  thread_ = std::thread([this] { run(); });
+}
+
+void StageLoop::stop() {
+  if (!thread_.joinable()) return;
+  stop_ = true;
+  thread_.join();
+}
+
+void StageLoop::on_poll_thread(std::function<void(Consumer&)> fn) {
+  std::lock_guard lock(tasks_mu_);
+  tasks_.push_back(std::move(fn));
+}
+
+void StageLoop::commit(bool sync) {
+  auto offsets = tracker_.take_committable();
+  if (!offsets.empty()) consumer_->commit(offsets, sync);
+}
+
+void StageLoop::run() {
+  auto next_commit = std::chrono::steady_clock::now() + opts_.commit_interval;
+  auto next_lag = std::chrono::steady_clock::now();
+  while (!stop_.load()) {
+    std::vector<std::function<void(Consumer&)>> tasks;
+    {
+      std::lock_guard lock(tasks_mu_);
+      tasks.swap(tasks_);
+    }
+    for (auto& t : tasks) t(*consumer_);
+    if (tick_) tick_(*consumer_);
+    run_due_retries();
+
+    if (tracker_.in_flight() >= opts_.max_in_flight) {
+      // Downstream is slow: stop taking records (the broker keeps them).
+      // poll(0) still serves rebalances and heartbeats.
+      consumer_->poll(std::chrono::milliseconds(0));
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    } else if (auto m = consumer_->poll(std::chrono::milliseconds(100))) {
+      TopicPartition tp{topic_of(m.get()), m->partition};
+      int64_t offset = m->offset;
+      tracker_.started(tp, offset);
+      ++processed_;
+      try {
+        handler_(*m, [this, tp, offset] { tracker_.finished(tp, offset); });
+      } catch (const std::exception& e) {
+        // A record the stage cannot handle is a bug or poison: log it and
+        // move on rather than stall the partition forever.
+        log::error("stage handler threw; record skipped",
+                   {{"stage", opts_.name}, {"topic", tp.topic}, {"partition", std::to_string(tp.partition)},
+                    {"offset", std::to_string(offset)}, {"what", e.what()}});
+        tracker_.finished(tp, offset);
+      }
+    }
+    auto now = std::chrono::steady_clock::now();
+    if (now >= next_commit) {
+      commit(false);
+      next_commit = now + opts_.commit_interval;
+    }
+    if (now >= next_lag) {
+      lag_ = consumer_->lag();
+      next_lag = now + std::chrono::seconds(2);
+    }
+  }
+  // Drain: what was taken gets its outcome, then the final commit.
+  auto deadline = std::chrono::steady_clock::now() + opts_.drain_timeout;
+  while (tracker_.in_flight() > 0 && std::chrono::steady_clock::now() < deadline) {
+    consumer_->poll(std::chrono::milliseconds(0));
+    run_due_retries();
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  if (tracker_.in_flight() > 0)
+    log::warn("stage stopped with records in flight; they will be read again",
+              {{"stage", opts_.name}, {"in_flight", std::to_string(tracker_.in_flight())}});
+  commit(true);
+  consumer_->close();
+  running_ = false;
+}
+
+void StageLoop::run_due_retries() {
+  std::vector<Retry> due;
+  {
+    std::lock_guard lock(retry_mu_);
+    if (retries_.empty()) return;
+    auto now = std::chrono::steady_clock::now();
+    auto it = std::partition(retries_.begin(), retries_.end(), [now](const Retry& r) { return r.at > now; });
+    due.assign(std::make_move_iterator(it), std::make_move_iterator(retries_.end()));
+    retries_.erase(it, retries_.end());
+  }
+  for (auto& r : due) emit_one(r.st, r.index, r.attempt);
+}
+
+void StageLoop::emit(std::vector<Record> records, Done done) {
+  if (records.empty()) {
+    done();
+    return;
+  }
+  auto st = std::make_shared<EmitState>();
+  st->records = std::move(records);
+  st->left = st->records.size();
+  st->done = std::move(done);
+  for (size_t i = 0; i < st->records.size(); ++i) emit_one(st, i, 0);
+}
+
+void StageLoop::emit_one(std::shared_ptr<EmitState> st, size_t i, int attempt) {
+  Record copy = st->records[i];
+  producer_->produce(std::move(copy), [this, st, i, attempt](const DeliveryResult& r) {
+    if (r.ok()) {
+      if (--st->left == 0) st->done();
+      return;
+    }
+    ++retried_;
+    if (stop_.load() && attempt > 3) {
+      // Shutting down: leave the input uncommitted; the next owner redoes it.
+      log::warn("giving up a record at stop; its input stays uncommitted", {{"stage", opts_.name}});
+      return;
+    }
+    log::warn("produce failed; retrying", {{"stage", opts_.name}, {"error", r.message()},
+                                           {"attempt", std::to_string(attempt + 1)}});
+    // Retried from the polling thread after a backoff, so that neither the
+    // producer's poll thread nor extra threads wait.
+    auto delay = std::chrono::milliseconds(std::min(5000, 100 << std::min(attempt, 6)));
+    std::lock_guard lock(retry_mu_);
+    retries_.push_back({std::chrono::steady_clock::now() + delay, st, i, attempt + 1});
+  });
+}
+
+}  // namespace sluice::kafka

@@ -1,0 +1,116 @@
+#pragma once
+// The skeleton of every consumer-group stage: poll records on a thread of its
+// own, hand each to the stage, and commit an offset only once everything the
+// stage produced from that record (and every record before it in the
+// partition) is acknowledged by Kafka. A SIGKILL therefore loses nothing: the
+// next owner of the partition starts at the first record not fully done, and
+// may repeat some (counted as duplicates downstream), never skip any.
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "kafka/consumer.h"
+#include "kafka/producer.h"
+
+namespace sluice::kafka {
+
+// Offsets in flight per partition; the committable offset of a partition is
+// its lowest unfinished offset, or one past the highest finished.
+class OffsetTracker {
+ public:
+  void started(const TopicPartition& tp, int64_t offset);
+  void finished(const TopicPartition& tp, int64_t offset);
+  // Offsets that moved since the last call.
+  std::vector<std::pair<TopicPartition, int64_t>> take_committable();
+  // Committable offsets of these partitions, whether moved or not.
+  std::vector<std::pair<TopicPartition, int64_t>> committable(const std::vector<TopicPartition>& tps);
+  size_t in_flight() const;
+  size_t in_flight(const std::vector<TopicPartition>& tps) const;
+  void forget(const std::vector<TopicPartition>& tps);
+
+ private:
+  struct Part {
+    std::set<int64_t> open;
+    int64_t next = -1;       // one past the highest offset started
+    int64_t committed = -1;  // last value handed out
+  };
+  int64_t position(const Part& p) const;
+  mutable std::mutex mu_;
+  std::map<TopicPartition, Part> parts_;
+  size_t total_ = 0;
+};
+
+struct StageLoopOptions {
+  std::string name;  // stage name, for logs and metrics
+  ConsumerOptions consumer;
+  std::chrono::milliseconds commit_interval{500};
+  size_t max_in_flight = 20000;  // stop polling above this; resume below
+  std::chrono::milliseconds drain_timeout{15000};
+};
+
+class StageLoop {
+ public:
+  // Call exactly once per record, from any thread, when its outcome is durable.
+  using Done = std::function<void()>;
+  using Handler = std::function<void(const rd_kafka_message_t& msg, Done done)>;
+
+  StageLoop(KafkaOptions kopts, StageLoopOptions opts, std::shared_ptr<Producer> producer, Handler handler);
+  ~StageLoop();
+
+  void start();
+  // Stops polling, waits (bounded) for in-flight records, commits, leaves the group.
+  void stop();
+
+  // Produces every record and calls done once all are acknowledged. A record
+  // that fails is produced again after a backoff until it succeeds or the
+  // loop stops; a failure is never reported as done.
+  void emit(std::vector<Record> records, Done done);
+
+  Consumer* consumer() { return consumer_.get(); }
+  Producer& producer() { return *producer_; }
+  int64_t lag() const { return lag_.load(); }
+  int64_t processed() const { return processed_.load(); }
+  int64_t retried() const { return retried_.load(); }
+  bool running() const { return running_.load(); }
+  // Runs fn on the polling thread at its next turn (pause/resume/seek belong there).
+  void on_poll_thread(std::function<void(Consumer&)> fn);
+  // Called on the polling thread each turn (timers of the stage).
+  void set_tick(std::function<void(Consumer&)> fn) { tick_ = std::move(fn); }
+
+ private:
+  void run();
+  void commit(bool sync);
+  void emit_one(std::shared_ptr<struct EmitState> st, size_t i, int attempt);
+  void run_due_retries();
+  struct Retry {
+    std::chrono::steady_clock::time_point at;
+    std::shared_ptr<struct EmitState> st;
+    size_t index;
+    int attempt;
+  };
+  std::mutex retry_mu_;
+  std::vector<Retry> retries_;
+
+  KafkaOptions kopts_;
+  StageLoopOptions opts_;
+  std::shared_ptr<Producer> producer_;
+  Handler handler_;
+  std::unique_ptr<Consumer> consumer_;
+  OffsetTracker tracker_;
+  std::thread thread_;
+  std::atomic<bool> stop_{false}, running_{false};
+  std::atomic<int64_t> lag_{0}, processed_{0}, retried_{0};
+  std::mutex tasks_mu_;
+  std::vector<std::function<void(Consumer&)>> tasks_;
+  std::function<void(Consumer&)> tick_;
+};
+
+}  // namespace sluice::kafka
