@@ -13,7 +13,9 @@
 
 namespace sluice::smpp::fuzz {
 
-[[noreturn]] inline void fail() { std::abort(); }
+[[noreturn]] inline void fail() {
+  std::abort();
+}
 
 // decode(encode(p)) must give p back (command_length aside: a failed response
 // decoded from a body of empty fields re-encodes as a bare header), and

@@ -52,7 +52,9 @@ void TlvList::set_bytes(uint16_t tag, std::span<const uint8_t> v) {
   items.push_back(Tlv{tag, std::vector<uint8_t>(v.begin(), v.end())});
 }
 
-void TlvList::set_u8(uint16_t tag, uint8_t v) { set_bytes(tag, std::span<const uint8_t>(&v, 1)); }
+void TlvList::set_u8(uint16_t tag, uint8_t v) {
+  set_bytes(tag, std::span<const uint8_t>(&v, 1));
+}
 
 void TlvList::set_u16(uint16_t tag, uint16_t v) {
   const uint8_t b[2] = {static_cast<uint8_t>(v >> 8), static_cast<uint8_t>(v)};
@@ -97,14 +99,22 @@ struct TlvRule {
   uint16_t min, max;
 };
 constexpr TlvRule kTlvRules[] = {
-    {tlv::user_message_reference, 2, 2}, {tlv::source_port, 2, 2},
-    {tlv::destination_port, 2, 2},       {tlv::sar_msg_ref_num, 2, 2},
-    {tlv::sar_total_segments, 1, 1},     {tlv::sar_segment_seqnum, 1, 1},
-    {tlv::sc_interface_version, 1, 1},   {tlv::payload_type, 1, 1},
-    {tlv::more_messages_to_send, 1, 1},  {tlv::message_state, 1, 1},
-    {tlv::network_error_code, 3, 3},     {tlv::receipted_message_id, 1, 65},
-    {tlv::qos_time_to_live, 4, 4},       {tlv::delivery_failure_reason, 1, 1},
-    {tlv::ms_availability_status, 1, 1}, {tlv::dpf_result, 1, 1},
+    {tlv::user_message_reference, 2, 2},
+    {tlv::source_port, 2, 2},
+    {tlv::destination_port, 2, 2},
+    {tlv::sar_msg_ref_num, 2, 2},
+    {tlv::sar_total_segments, 1, 1},
+    {tlv::sar_segment_seqnum, 1, 1},
+    {tlv::sc_interface_version, 1, 1},
+    {tlv::payload_type, 1, 1},
+    {tlv::more_messages_to_send, 1, 1},
+    {tlv::message_state, 1, 1},
+    {tlv::network_error_code, 3, 3},
+    {tlv::receipted_message_id, 1, 65},
+    {tlv::qos_time_to_live, 4, 4},
+    {tlv::delivery_failure_reason, 1, 1},
+    {tlv::ms_availability_status, 1, 1},
+    {tlv::dpf_result, 1, 1},
     {tlv::set_dpf, 1, 1},
 };
 
@@ -151,10 +161,10 @@ class Decoder {
     const uint8_t* p = b_.data() + pos_;
     const void* nul = std::memchr(p, 0, window);
     if (nul == nullptr) {
-      return fail(status, std::string(field) +
-                              (window == max ? " longer than its maximum of " +
-                                                   std::to_string(max - 1) + " octets"
-                                             : " has no NUL before the end of the PDU"));
+      return fail(status,
+                  std::string(field) + (window == max ? " longer than its maximum of " +
+                                                            std::to_string(max - 1) + " octets"
+                                                      : " has no NUL before the end of the PDU"));
     }
     const size_t n = static_cast<size_t>(static_cast<const uint8_t*>(nul) - p);
     out.assign(reinterpret_cast<const char*>(p), n);
@@ -198,8 +208,8 @@ class Decoder {
       }
       for (const TlvRule& r : kTlvRules) {
         if (r.tag == tag && (len < r.min || len > r.max)) {
-          return fail(ESME_RINVPARLEN, "TLV 0x" + hex16(tag) + " has length " +
-                                           std::to_string(len));
+          return fail(ESME_RINVPARLEN,
+                      "TLV 0x" + hex16(tag) + " has length " + std::to_string(len));
         }
       }
       const auto* p = b_.data() + pos_;
@@ -267,8 +277,12 @@ bool parse_sm(Decoder& d, M& m) {
          d.short_message(m.short_message) && d.tlvs(m.tlvs);
 }
 
-bool parse(Decoder& d, SubmitSm& m) { return parse_sm(d, m); }
-bool parse(Decoder& d, DeliverSm& m) { return parse_sm(d, m); }
+bool parse(Decoder& d, SubmitSm& m) {
+  return parse_sm(d, m);
+}
+bool parse(Decoder& d, DeliverSm& m) {
+  return parse_sm(d, m);
+}
 
 bool parse(Decoder& d, SubmitSmResp& m) {
   return d.cstr(m.message_id, kMessageId, ESME_RINVMSGID, "message_id") && d.end();
@@ -315,8 +329,7 @@ bool parse(Decoder& d, SubmitMulti& m) {
 
 bool parse(Decoder& d, SubmitMultiResp& m) {
   uint8_t n = 0;
-  if (!d.cstr(m.message_id, kMessageId, ESME_RINVMSGID, "message_id") ||
-      !d.u8(n, "no_unsuccess")) {
+  if (!d.cstr(m.message_id, kMessageId, ESME_RINVMSGID, "message_id") || !d.u8(n, "no_unsuccess")) {
     return false;
   }
   m.unsuccess.reserve(std::min<size_t>(n, d.left() / 7));
@@ -378,7 +391,7 @@ bool parse(Decoder& d, AlertNotification& m) {
 
 // Header-only PDUs.
 template <class M>
-  requires std::is_empty_v<M>
+requires std::is_empty_v<M>
 bool parse(Decoder& d, M&) {
   return d.end();
 }
@@ -410,7 +423,8 @@ DecodeResult decode(std::span<const uint8_t> frame) {
   // their own (responses, outbind, alert_notification) are answered with
   // generic_nack.
   switch (static_cast<CommandId>(h.command_id)) {
-    case CommandId::GenericNack: return run<GenericNack>(h, frame, true);
+    case CommandId::GenericNack:
+      return run<GenericNack>(h, frame, true);
     case CommandId::BindReceiver:
     case CommandId::BindTransmitter:
     case CommandId::BindTransceiver: {
@@ -425,26 +439,46 @@ DecodeResult decode(std::span<const uint8_t> frame) {
       b.command_id = h.command_id;
       return run<BindResp>(h, frame, true, std::move(b));
     }
-    case CommandId::Outbind: return run<Outbind>(h, frame, true);
-    case CommandId::Unbind: return run<Unbind>(h, frame, false);
-    case CommandId::UnbindResp: return run<UnbindResp>(h, frame, true);
-    case CommandId::EnquireLink: return run<EnquireLink>(h, frame, false);
-    case CommandId::EnquireLinkResp: return run<EnquireLinkResp>(h, frame, true);
-    case CommandId::SubmitSm: return run<SubmitSm>(h, frame, false);
-    case CommandId::SubmitSmResp: return run<SubmitSmResp>(h, frame, true);
-    case CommandId::DeliverSm: return run<DeliverSm>(h, frame, false);
-    case CommandId::DeliverSmResp: return run<DeliverSmResp>(h, frame, true);
-    case CommandId::SubmitMulti: return run<SubmitMulti>(h, frame, false);
-    case CommandId::SubmitMultiResp: return run<SubmitMultiResp>(h, frame, true);
-    case CommandId::DataSm: return run<DataSm>(h, frame, false);
-    case CommandId::DataSmResp: return run<DataSmResp>(h, frame, true);
-    case CommandId::QuerySm: return run<QuerySm>(h, frame, false);
-    case CommandId::QuerySmResp: return run<QuerySmResp>(h, frame, true);
-    case CommandId::CancelSm: return run<CancelSm>(h, frame, false);
-    case CommandId::CancelSmResp: return run<CancelSmResp>(h, frame, true);
-    case CommandId::ReplaceSm: return run<ReplaceSm>(h, frame, false);
-    case CommandId::ReplaceSmResp: return run<ReplaceSmResp>(h, frame, true);
-    case CommandId::AlertNotification: return run<AlertNotification>(h, frame, true);
+    case CommandId::Outbind:
+      return run<Outbind>(h, frame, true);
+    case CommandId::Unbind:
+      return run<Unbind>(h, frame, false);
+    case CommandId::UnbindResp:
+      return run<UnbindResp>(h, frame, true);
+    case CommandId::EnquireLink:
+      return run<EnquireLink>(h, frame, false);
+    case CommandId::EnquireLinkResp:
+      return run<EnquireLinkResp>(h, frame, true);
+    case CommandId::SubmitSm:
+      return run<SubmitSm>(h, frame, false);
+    case CommandId::SubmitSmResp:
+      return run<SubmitSmResp>(h, frame, true);
+    case CommandId::DeliverSm:
+      return run<DeliverSm>(h, frame, false);
+    case CommandId::DeliverSmResp:
+      return run<DeliverSmResp>(h, frame, true);
+    case CommandId::SubmitMulti:
+      return run<SubmitMulti>(h, frame, false);
+    case CommandId::SubmitMultiResp:
+      return run<SubmitMultiResp>(h, frame, true);
+    case CommandId::DataSm:
+      return run<DataSm>(h, frame, false);
+    case CommandId::DataSmResp:
+      return run<DataSmResp>(h, frame, true);
+    case CommandId::QuerySm:
+      return run<QuerySm>(h, frame, false);
+    case CommandId::QuerySmResp:
+      return run<QuerySmResp>(h, frame, true);
+    case CommandId::CancelSm:
+      return run<CancelSm>(h, frame, false);
+    case CommandId::CancelSmResp:
+      return run<CancelSmResp>(h, frame, true);
+    case CommandId::ReplaceSm:
+      return run<ReplaceSm>(h, frame, false);
+    case CommandId::ReplaceSmResp:
+      return run<ReplaceSmResp>(h, frame, true);
+    case CommandId::AlertNotification:
+      return run<AlertNotification>(h, frame, true);
   }
   return DecodeError{ESME_RINVCMDID, true, "unknown command_id"};
 }
@@ -536,10 +570,18 @@ void emit_sm(Writer& w, const M& m) {
   emit_sm_tail(w, m);
 }
 
-void emit(Writer& w, const SubmitSm& m) { emit_sm(w, m); }
-void emit(Writer& w, const DeliverSm& m) { emit_sm(w, m); }
-void emit(Writer& w, const SubmitSmResp& m) { w.cstr(m.message_id); }
-void emit(Writer& w, const DeliverSmResp& m) { w.cstr(m.message_id); }
+void emit(Writer& w, const SubmitSm& m) {
+  emit_sm(w, m);
+}
+void emit(Writer& w, const DeliverSm& m) {
+  emit_sm(w, m);
+}
+void emit(Writer& w, const SubmitSmResp& m) {
+  w.cstr(m.message_id);
+}
+void emit(Writer& w, const DeliverSmResp& m) {
+  w.cstr(m.message_id);
+}
 
 void emit(Writer& w, const SubmitMulti& m) {
   w.cstr(m.service_type);
@@ -619,7 +661,7 @@ void emit(Writer& w, const AlertNotification& m) {
 }
 
 template <class M>
-  requires std::is_empty_v<M>
+requires std::is_empty_v<M>
 void emit(Writer&, const M&) {}
 
 // Responses whose body says nothing; with a non-zero status they go out as a

@@ -264,11 +264,11 @@ struct AlertNotification {
   bool operator==(const AlertNotification&) const = default;
 };
 
-using Body = std::variant<GenericNack, BindRequest, BindResp, Outbind, Unbind, UnbindResp,
-                          EnquireLink, EnquireLinkResp, SubmitSm, SubmitSmResp, DeliverSm,
-                          DeliverSmResp, SubmitMulti, SubmitMultiResp, DataSm, DataSmResp,
-                          QuerySm, QuerySmResp, CancelSm, CancelSmResp, ReplaceSm,
-                          ReplaceSmResp, AlertNotification>;
+using Body =
+    std::variant<GenericNack, BindRequest, BindResp, Outbind, Unbind, UnbindResp, EnquireLink,
+                 EnquireLinkResp, SubmitSm, SubmitSmResp, DeliverSm, DeliverSmResp, SubmitMulti,
+                 SubmitMultiResp, DataSm, DataSmResp, QuerySm, QuerySmResp, CancelSm, CancelSmResp,
+                 ReplaceSm, ReplaceSmResp, AlertNotification>;
 
 struct Pdu {
   Header header;
@@ -290,8 +290,8 @@ struct DecodeError {
 template <class T>
 class Result {
  public:
-  Result(T v) : v_(std::move(v)) {}                // NOLINT(google-explicit-constructor)
-  Result(DecodeError e) : v_(std::move(e)) {}      // NOLINT(google-explicit-constructor)
+  Result(T v) : v_(std::move(v)) {}            // NOLINT(google-explicit-constructor)
+  Result(DecodeError e) : v_(std::move(e)) {}  // NOLINT(google-explicit-constructor)
   bool ok() const { return v_.index() == 0; }
   explicit operator bool() const { return ok(); }
   T& value() & { return std::get<0>(v_); }

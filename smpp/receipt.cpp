@@ -6,7 +6,9 @@
 namespace sluice::smpp {
 namespace {
 
-char lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
+char lower(char c) {
+  return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+}
 
 bool iequals(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;
@@ -16,7 +18,9 @@ bool iequals(std::string_view a, std::string_view b) {
   return true;
 }
 
-bool is_space(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
+bool is_space(char c) {
+  return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
 
 std::string pad3(int v) {
   if (v < 0) v = 0;
@@ -50,10 +54,22 @@ struct StateName {
   uint8_t state;
 };
 constexpr std::array<StateName, 16> kStates = {{
-    {"ENROUTE", 1},       {"DELIVRD", 2},   {"DELIVERED", 2}, {"EXPIRED", 3},
-    {"DELETED", 4},       {"UNDELIV", 5},   {"UNDELIVERABLE", 5}, {"UNDELIVERED", 5},
-    {"FAILED", 5},        {"ACCEPTD", 6},   {"ACCEPTED", 6},  {"UNKNOWN", 7},
-    {"REJECTD", 8},       {"REJECTED", 8},  {"REJECT", 8},    {"EXPIRD", 3},
+    {"ENROUTE", 1},
+    {"DELIVRD", 2},
+    {"DELIVERED", 2},
+    {"EXPIRED", 3},
+    {"DELETED", 4},
+    {"UNDELIV", 5},
+    {"UNDELIVERABLE", 5},
+    {"UNDELIVERED", 5},
+    {"FAILED", 5},
+    {"ACCEPTD", 6},
+    {"ACCEPTED", 6},
+    {"UNKNOWN", 7},
+    {"REJECTD", 8},
+    {"REJECTED", 8},
+    {"REJECT", 8},
+    {"EXPIRD", 3},
 }};
 
 }  // namespace
@@ -107,14 +123,29 @@ std::optional<Receipt> parse_receipt(std::string_view s) {
       if (ec == std::errc() && p == v.data() + v.size()) out = x;
     };
     switch (match->key) {
-      case Key::Id: r.id = v, have_id = true; break;
-      case Key::Sub: to_int(r.sub); break;
-      case Key::Dlvrd: to_int(r.dlvrd); break;
-      case Key::SubmitDate: r.submit_date = v; break;
-      case Key::DoneDate: r.done_date = v; break;
-      case Key::Stat: r.stat = v, have_stat = true; break;
-      case Key::Err: r.err = v; break;
-      case Key::Text: break;
+      case Key::Id:
+        r.id = v, have_id = true;
+        break;
+      case Key::Sub:
+        to_int(r.sub);
+        break;
+      case Key::Dlvrd:
+        to_int(r.dlvrd);
+        break;
+      case Key::SubmitDate:
+        r.submit_date = v;
+        break;
+      case Key::DoneDate:
+        r.done_date = v;
+        break;
+      case Key::Stat:
+        r.stat = v, have_stat = true;
+        break;
+      case Key::Err:
+        r.err = v;
+        break;
+      case Key::Text:
+        break;
     }
   }
   if (!have_id && !have_stat) return std::nullopt;
@@ -134,6 +165,8 @@ const char* stat_of(uint8_t state) {
   return state <= 8 ? kNames[state] : "UNKNOWN";
 }
 
-bool is_final_state(uint8_t state) { return state >= 2 && state <= 8; }
+bool is_final_state(uint8_t state) {
+  return state >= 2 && state <= 8;
+}
 
 }  // namespace sluice::smpp

@@ -35,7 +35,9 @@ enum class CommandId : uint32_t {
   DataSmResp = 0x80000103,
 };
 
-constexpr uint32_t to_u32(CommandId id) { return static_cast<uint32_t>(id); }
+constexpr uint32_t to_u32(CommandId id) {
+  return static_cast<uint32_t>(id);
+}
 
 namespace status {
 inline constexpr uint32_t ESME_ROK = 0x00;

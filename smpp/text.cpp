@@ -10,22 +10,22 @@ constexpr uint8_t kEsc = 0x1B;
 // GSM 03.38 default alphabet, septet -> Unicode. 0x1B is the escape to the
 // extension table and is handled separately.
 constexpr std::array<char32_t, 128> kGsmBasic = {
-    U'@',    U'\u00A3', U'$',     U'\u00A5', U'\u00E8', U'\u00E9', U'\u00F9', U'\u00EC',
-    U'\u00F2', U'\u00C7', U'\n',  U'\u00D8', U'\u00F8', U'\r',     U'\u00C5', U'\u00E5',
-    U'\u0394', U'_',    U'\u03A6', U'\u0393', U'\u039B', U'\u03A9', U'\u03A0', U'\u03A8',
+    U'@',      U'\u00A3', U'$',      U'\u00A5', U'\u00E8', U'\u00E9', U'\u00F9', U'\u00EC',
+    U'\u00F2', U'\u00C7', U'\n',     U'\u00D8', U'\u00F8', U'\r',     U'\u00C5', U'\u00E5',
+    U'\u0394', U'_',      U'\u03A6', U'\u0393', U'\u039B', U'\u03A9', U'\u03A0', U'\u03A8',
     U'\u03A3', U'\u0398', U'\u039E', U'\u00A0', U'\u00C6', U'\u00E6', U'\u00DF', U'\u00C9',
-    U' ',    U'!',     U'"',     U'#',     U'\u00A4', U'%',     U'&',     U'\'',
-    U'(',    U')',     U'*',     U'+',     U',',     U'-',     U'.',     U'/',
-    U'0',    U'1',     U'2',     U'3',     U'4',     U'5',     U'6',     U'7',
-    U'8',    U'9',     U':',     U';',     U'<',     U'=',     U'>',     U'?',
-    U'\u00A1', U'A',   U'B',     U'C',     U'D',     U'E',     U'F',     U'G',
-    U'H',    U'I',     U'J',     U'K',     U'L',     U'M',     U'N',     U'O',
-    U'P',    U'Q',     U'R',     U'S',     U'T',     U'U',     U'V',     U'W',
-    U'X',    U'Y',     U'Z',     U'\u00C4', U'\u00D6', U'\u00D1', U'\u00DC', U'\u00A7',
-    U'\u00BF', U'a',   U'b',     U'c',     U'd',     U'e',     U'f',     U'g',
-    U'h',    U'i',     U'j',     U'k',     U'l',     U'm',     U'n',     U'o',
-    U'p',    U'q',     U'r',     U's',     U't',     U'u',     U'v',     U'w',
-    U'x',    U'y',     U'z',     U'\u00E4', U'\u00F6', U'\u00F1', U'\u00FC', U'\u00E0',
+    U' ',      U'!',      U'"',      U'#',      U'\u00A4', U'%',      U'&',      U'\'',
+    U'(',      U')',      U'*',      U'+',      U',',      U'-',      U'.',      U'/',
+    U'0',      U'1',      U'2',      U'3',      U'4',      U'5',      U'6',      U'7',
+    U'8',      U'9',      U':',      U';',      U'<',      U'=',      U'>',      U'?',
+    U'\u00A1', U'A',      U'B',      U'C',      U'D',      U'E',      U'F',      U'G',
+    U'H',      U'I',      U'J',      U'K',      U'L',      U'M',      U'N',      U'O',
+    U'P',      U'Q',      U'R',      U'S',      U'T',      U'U',      U'V',      U'W',
+    U'X',      U'Y',      U'Z',      U'\u00C4', U'\u00D6', U'\u00D1', U'\u00DC', U'\u00A7',
+    U'\u00BF', U'a',      U'b',      U'c',      U'd',      U'e',      U'f',      U'g',
+    U'h',      U'i',      U'j',      U'k',      U'l',      U'm',      U'n',      U'o',
+    U'p',      U'q',      U'r',      U's',      U't',      U'u',      U'v',      U'w',
+    U'x',      U'y',      U'z',      U'\u00E4', U'\u00F6', U'\u00F1', U'\u00FC', U'\u00E0',
 };
 
 struct ExtEntry {
@@ -108,20 +108,28 @@ bool next_utf8(std::string_view s, size_t& i, char32_t& cp) {
 
 Charset charset_of(uint8_t dc) {
   switch (dc) {
-    case 0x00: return Charset::Gsm7;
-    case 0x01: return Charset::Ascii;
-    case 0x03: return Charset::Latin1;
-    case 0x08: return Charset::Ucs2;
-    default: break;
+    case 0x00:
+      return Charset::Gsm7;
+    case 0x01:
+      return Charset::Ascii;
+    case 0x03:
+      return Charset::Latin1;
+    case 0x08:
+      return Charset::Ucs2;
+    default:
+      break;
   }
   if (dc < 0x10) return Charset::Binary;  // 8-bit data and national sets we do not map
   // GSM 03.38 coding groups.
-  if (dc < 0x80) {  // 00xx / 01xx general data coding
+  if (dc < 0x80) {                          // 00xx / 01xx general data coding
     if (dc & 0x20) return Charset::Binary;  // compressed
     switch ((dc >> 2) & 0x03) {
-      case 0: return Charset::Gsm7;
-      case 2: return Charset::Ucs2;
-      default: return Charset::Binary;
+      case 0:
+        return Charset::Gsm7;
+      case 2:
+        return Charset::Ucs2;
+      default:
+        return Charset::Binary;
     }
   }
   if (dc >= 0xC0 && dc <= 0xDF) return Charset::Gsm7;  // message waiting, GSM 7-bit
@@ -132,11 +140,16 @@ Charset charset_of(uint8_t dc) {
 
 uint8_t data_coding_of(Charset cs) {
   switch (cs) {
-    case Charset::Gsm7: return 0x00;
-    case Charset::Ascii: return 0x01;
-    case Charset::Latin1: return 0x03;
-    case Charset::Ucs2: return 0x08;
-    case Charset::Binary: return 0x04;
+    case Charset::Gsm7:
+      return 0x00;
+    case Charset::Ascii:
+      return 0x01;
+    case Charset::Latin1:
+      return 0x03;
+    case Charset::Ucs2:
+      return 0x08;
+    case Charset::Binary:
+      return 0x04;
   }
   return 0x04;
 }
@@ -149,7 +162,8 @@ std::optional<std::string> to_utf8(Charset cs, std::span<const uint8_t> in) {
   std::string out;
   out.reserve(in.size());
   switch (cs) {
-    case Charset::Binary: return std::nullopt;
+    case Charset::Binary:
+      return std::nullopt;
     case Charset::Ascii:
       for (uint8_t c : in) {
         if (c >= 0x80) return std::nullopt;
@@ -243,7 +257,8 @@ std::optional<std::vector<uint8_t>> from_utf8(std::string_view s, Charset cs) {
         }
         break;
       }
-      case Charset::Binary: break;
+      case Charset::Binary:
+        break;
     }
   }
   return out;

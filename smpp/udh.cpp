@@ -3,7 +3,9 @@
 namespace sluice::smpp {
 namespace {
 
-bool valid(const ConcatInfo& c) { return c.total >= 1 && c.seq >= 1 && c.seq <= c.total; }
+bool valid(const ConcatInfo& c) {
+  return c.total >= 1 && c.seq >= 1 && c.seq <= c.total;
+}
 
 std::optional<ConcatInfo> from_fields(uint8_t esm_class, std::span<const uint8_t> short_message,
                                       const TlvList& tlvs) {
@@ -71,7 +73,7 @@ std::optional<ConcatInfo> concat_of(const DataSm& sm) {
 
 std::vector<uint8_t> make_concat_udh(ConcatInfo c) {
   if (c.ref16) {
-    return {0x06, 0x08, 0x04, static_cast<uint8_t>(c.ref >> 8), static_cast<uint8_t>(c.ref),
+    return {0x06,    0x08, 0x04, static_cast<uint8_t>(c.ref >> 8), static_cast<uint8_t>(c.ref),
             c.total, c.seq};
   }
   return {0x05, 0x00, 0x03, static_cast<uint8_t>(c.ref), c.total, c.seq};

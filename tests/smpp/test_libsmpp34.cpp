@@ -46,7 +46,9 @@ void copy(uint8_t* dst, const std::vector<uint8_t>& v) {
   if (!v.empty()) std::memcpy(dst, v.data(), v.size());
 }
 
-std::string get(const uint8_t* p) { return reinterpret_cast<const char*>(p); }
+std::string get(const uint8_t* p) {
+  return reinterpret_cast<const char*>(p);
+}
 
 // How libsmpp34 stores a TLV value (its *.tlv tables) for the tags used here.
 enum class Kind { U8, U16, U32, Octets };
@@ -65,8 +67,10 @@ Kind kind_of(uint16_t tag) {
     case tlv::source_port:
     case tlv::destination_port:
       return Kind::U16;
-    case tlv::qos_time_to_live: return Kind::U32;
-    default: return Kind::Octets;
+    case tlv::qos_time_to_live:
+      return Kind::U32;
+    default:
+      return Kind::Octets;
   }
 }
 
@@ -79,12 +83,18 @@ void to_lib(const TlvList& ours, tlv_t** head) {
     t.length = static_cast<uint16_t>(it->value.size());
     const auto& v = it->value;
     switch (kind_of(it->tag)) {
-      case Kind::U8: t.value.val08 = v[0]; break;
-      case Kind::U16: t.value.val16 = static_cast<uint16_t>(v[0] << 8 | v[1]); break;
+      case Kind::U8:
+        t.value.val08 = v[0];
+        break;
+      case Kind::U16:
+        t.value.val16 = static_cast<uint16_t>(v[0] << 8 | v[1]);
+        break;
       case Kind::U32:
         t.value.val32 = uint32_t{v[0]} << 24 | uint32_t{v[1]} << 16 | uint32_t{v[2]} << 8 | v[3];
         break;
-      case Kind::Octets: copy(t.value.octet, v); break;
+      case Kind::Octets:
+        copy(t.value.octet, v);
+        break;
     }
     build_tlv(head, &t);
   }
@@ -95,7 +105,9 @@ TlvList from_lib(const tlv_t* head) {
   for (const tlv_t* t = head; t != nullptr; t = t->next) {
     std::vector<uint8_t> v;
     switch (kind_of(t->tag)) {
-      case Kind::U8: v = {t->value.val08}; break;
+      case Kind::U8:
+        v = {t->value.val08};
+        break;
       case Kind::U16:
         v = {static_cast<uint8_t>(t->value.val16 >> 8), static_cast<uint8_t>(t->value.val16)};
         break;
@@ -103,7 +115,9 @@ TlvList from_lib(const tlv_t* head) {
         v = {static_cast<uint8_t>(t->value.val32 >> 24), static_cast<uint8_t>(t->value.val32 >> 16),
              static_cast<uint8_t>(t->value.val32 >> 8), static_cast<uint8_t>(t->value.val32)};
         break;
-      case Kind::Octets: v.assign(t->value.octet, t->value.octet + t->length); break;
+      case Kind::Octets:
+        v.assign(t->value.octet, t->value.octet + t->length);
+        break;
     }
     out.items.push_back(Tlv{t->tag, std::move(v)});
   }
@@ -162,15 +176,15 @@ void from_lib(const outbind_t& l, Outbind& m) {
 }
 
 template <class M, class L>
-  requires std::is_empty_v<M>
+requires std::is_empty_v<M>
 void to_lib(const M&, L&) {}
 template <class M, class L>
-  requires std::is_empty_v<M>
+requires std::is_empty_v<M>
 void from_lib(const L&, M&) {}
 
 template <class M, class L>
-  requires(std::is_same_v<M, SubmitSm> || std::is_same_v<M, DeliverSm>)
-void to_lib(const M& m, L& l) {
+requires(std::is_same_v<M, SubmitSm> || std::is_same_v<M, DeliverSm>) void to_lib(const M& m,
+                                                                                  L& l) {
   put(l.service_type, m.service_type);
   l.source_addr_ton = m.source.ton;
   l.source_addr_npi = m.source.npi;
@@ -192,8 +206,8 @@ void to_lib(const M& m, L& l) {
   to_lib(m.tlvs, &l.tlv);
 }
 template <class M, class L>
-  requires(std::is_same_v<M, SubmitSm> || std::is_same_v<M, DeliverSm>)
-void from_lib(const L& l, M& m) {
+requires(std::is_same_v<M, SubmitSm> || std::is_same_v<M, DeliverSm>) void from_lib(const L& l,
+                                                                                    M& m) {
   m.service_type = get(l.service_type);
   m.source = {l.source_addr_ton, l.source_addr_npi, get(l.source_addr)};
   m.dest = {l.dest_addr_ton, l.dest_addr_npi, get(l.destination_addr)};
@@ -211,13 +225,13 @@ void from_lib(const L& l, M& m) {
 }
 
 template <class M, class L>
-  requires(std::is_same_v<M, SubmitSmResp> || std::is_same_v<M, DeliverSmResp>)
-void to_lib(const M& m, L& l) {
+requires(std::is_same_v<M, SubmitSmResp> ||
+         std::is_same_v<M, DeliverSmResp>) void to_lib(const M& m, L& l) {
   put(l.message_id, m.message_id);
 }
 template <class M, class L>
-  requires(std::is_same_v<M, SubmitSmResp> || std::is_same_v<M, DeliverSmResp>)
-void from_lib(const L& l, M& m) {
+requires(std::is_same_v<M, SubmitSmResp> ||
+         std::is_same_v<M, DeliverSmResp>) void from_lib(const L& l, M& m) {
   m.message_id = get(l.message_id);
 }
 
@@ -400,8 +414,8 @@ void check(const Pdu& p) {
   to_lib(body, in);
   std::vector<uint8_t> theirs(70000);
   int len = 0;
-  const int prc = smpp34_pack(p.header.command_id, theirs.data(), static_cast<int>(theirs.size()),
-                              &len, &in);
+  const int prc =
+      smpp34_pack(p.header.command_id, theirs.data(), static_cast<int>(theirs.size()), &len, &in);
   free_lists(in);
   ASSERT_EQ(prc, 0) << "libsmpp34 pack: " << smpp34_strerror;
   theirs.resize(static_cast<size_t>(len));
@@ -418,7 +432,8 @@ void check(const Pdu& p) {
   // libsmpp34 unpacks ours.
   L out;
   std::memset(&out, 0, sizeof out);
-  const int urc = smpp34_unpack(p.header.command_id, &out, ours.data(), static_cast<int>(ours.size()));
+  const int urc =
+      smpp34_unpack(p.header.command_id, &out, ours.data(), static_cast<int>(ours.size()));
   ASSERT_EQ(urc, 0) << "libsmpp34 unpack: " << smpp34_strerror;
   EXPECT_EQ(out.command_length, ours.size());
   EXPECT_EQ(out.command_id, p.header.command_id);
@@ -458,7 +473,7 @@ class Gen {
   }
   std::string time() {
     static constexpr const char* kTimes[] = {"", "240101120000000+", "251231235959948-",
-                                            "000007000000000R", "300615080910104+"};
+                                             "000007000000000R", "300615080910104+"};
     return kTimes[below(5)];
   }
   uint32_t seq() { return 1 + below(0x7FFFFFFE); }
@@ -469,13 +484,27 @@ class Gen {
     const unsigned n = below(5);
     for (unsigned i = 0; i < n; ++i) {
       switch (below(for_deliver ? 8 : 7)) {
-        case 0: t.items.push_back({tlv::sar_msg_ref_num, {byte(), byte()}}); break;
-        case 1: t.items.push_back({tlv::sar_total_segments, {byte()}}); break;
-        case 2: t.items.push_back({tlv::sar_segment_seqnum, {byte()}}); break;
-        case 3: t.items.push_back({tlv::user_message_reference, {byte(), byte()}}); break;
-        case 4: t.items.push_back({tlv::source_port, {byte(), byte()}}); break;
-        case 5: t.items.push_back({tlv::message_payload, octets(1024)}); break;
-        case 6: t.items.push_back({static_cast<uint16_t>(0x1400 + below(0x100)), octets(64)}); break;
+        case 0:
+          t.items.push_back({tlv::sar_msg_ref_num, {byte(), byte()}});
+          break;
+        case 1:
+          t.items.push_back({tlv::sar_total_segments, {byte()}});
+          break;
+        case 2:
+          t.items.push_back({tlv::sar_segment_seqnum, {byte()}});
+          break;
+        case 3:
+          t.items.push_back({tlv::user_message_reference, {byte(), byte()}});
+          break;
+        case 4:
+          t.items.push_back({tlv::source_port, {byte(), byte()}});
+          break;
+        case 5:
+          t.items.push_back({tlv::message_payload, octets(1024)});
+          break;
+        case 6:
+          t.items.push_back({static_cast<uint16_t>(0x1400 + below(0x100)), octets(64)});
+          break;
         case 7: {
           auto id = str(65);
           std::vector<uint8_t> v(id.begin(), id.end());
@@ -526,15 +555,32 @@ TEST(Libsmpp34Differential, HandWrittenVectorsAgree) {
   for (const auto& v : testing::all_vectors()) {
     const Pdu& p = v.pdu;
     switch (static_cast<CommandId>(p.header.command_id)) {
-      case CommandId::BindTransceiver: check<bind_transceiver_t, BindRequest>(p); break;
-      case CommandId::SubmitSm: check<submit_sm_t, SubmitSm>(p); break;
-      case CommandId::DeliverSm: check<deliver_sm_t, DeliverSm>(p); break;
-      case CommandId::EnquireLink: check<enquire_link_t, EnquireLink>(p); break;
-      case CommandId::GenericNack: check<generic_nack_t, GenericNack>(p); break;
-      case CommandId::QuerySmResp: check<query_sm_resp_t, QuerySmResp>(p); break;
-      case CommandId::SubmitMulti: check<submit_multi_t, SubmitMulti>(p); break;
-      case CommandId::DataSm: check<data_sm_t, DataSm>(p); break;
-      default: ADD_FAILURE() << "no adapter for " << v.name;
+      case CommandId::BindTransceiver:
+        check<bind_transceiver_t, BindRequest>(p);
+        break;
+      case CommandId::SubmitSm:
+        check<submit_sm_t, SubmitSm>(p);
+        break;
+      case CommandId::DeliverSm:
+        check<deliver_sm_t, DeliverSm>(p);
+        break;
+      case CommandId::EnquireLink:
+        check<enquire_link_t, EnquireLink>(p);
+        break;
+      case CommandId::GenericNack:
+        check<generic_nack_t, GenericNack>(p);
+        break;
+      case CommandId::QuerySmResp:
+        check<query_sm_resp_t, QuerySmResp>(p);
+        break;
+      case CommandId::SubmitMulti:
+        check<submit_multi_t, SubmitMulti>(p);
+        break;
+      case CommandId::DataSm:
+        check<data_sm_t, DataSm>(p);
+        break;
+      default:
+        ADD_FAILURE() << "no adapter for " << v.name;
     }
   }
 }
@@ -629,14 +675,13 @@ TEST(Libsmpp34Differential, QueryCancelReplaceAndAlertAgree) {
   for (int i = 0; i < kRounds; ++i) {
     check<query_sm_t, QuerySm>(pdu(QuerySm{g.str(65), g.addr(21)}, g.seq()));
     check<query_sm_resp_t, QuerySmResp>(
-        pdu(QuerySmResp{g.str(65), g.time(), static_cast<uint8_t>(g.below(9)), g.byte()},
-            g.seq()));
+        pdu(QuerySmResp{g.str(65), g.time(), static_cast<uint8_t>(g.below(9)), g.byte()}, g.seq()));
     check<cancel_sm_t, CancelSm>(
         pdu(CancelSm{g.str(6), g.str(65), g.addr(21), g.addr(21)}, g.seq()));
     // libsmpp34 refuses a 254-octet short_message in replace_sm (not in submit_sm).
-    check<replace_sm_t, ReplaceSm>(pdu(ReplaceSm{g.str(65), g.addr(21), g.time(), g.time(),
-                                                 g.byte(), g.byte(), g.octets(253)},
-                                       g.seq()));
+    check<replace_sm_t, ReplaceSm>(
+        pdu(ReplaceSm{g.str(65), g.addr(21), g.time(), g.time(), g.byte(), g.byte(), g.octets(253)},
+            g.seq()));
     AlertNotification a{g.addr(65), g.addr(65), {}};
     if (g.below(2)) a.tlvs.set_u8(tlv::ms_availability_status, static_cast<uint8_t>(g.below(3)));
     check<alert_notification_t, AlertNotification>(pdu(a, g.seq()));

@@ -31,7 +31,9 @@ const TlvList* tlvs_of(const Body& b) {
   return nullptr;
 }
 
-TlvList* tlvs_of(Body& b) { return const_cast<TlvList*>(tlvs_of(std::as_const(b))); }
+TlvList* tlvs_of(Body& b) {
+  return const_cast<TlvList*>(tlvs_of(std::as_const(b)));
+}
 
 DecodeError decode_error(const std::vector<uint8_t>& w) {
   auto r = decode(w);
@@ -40,7 +42,9 @@ DecodeError decode_error(const std::vector<uint8_t>& w) {
 }
 
 // Encodes a PDU (the encoder does not police lengths) and decodes it again.
-DecodeError reject(Body body) { return decode_error(encode(make_pdu(std::move(body), 1))); }
+DecodeError reject(Body body) {
+  return decode_error(encode(make_pdu(std::move(body), 1)));
+}
 
 SubmitSm sample_submit() {
   SubmitSm m;
@@ -286,8 +290,8 @@ TEST(DecodeTlvs, RejectsWrongLengthForTlvsTheGatewayReads) {
 
 TEST(DecodeTlvs, KeepsUnknownTlvsInWireOrder) {
   auto m = sample_submit();
-  m.tlvs.items = {{0x3000, {1}}, {tlv::user_message_reference, {0, 7}}, {0x1401, {}},
-                  {0x3000, {2, 3}}};
+  m.tlvs.items = {
+      {0x3000, {1}}, {tlv::user_message_reference, {0, 7}}, {0x1401, {}}, {0x3000, {2, 3}}};
   auto r = decode(encode(make_pdu(m, 1)));
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(std::get<SubmitSm>(r->body).tlvs, m.tlvs);
@@ -453,7 +457,9 @@ TEST(DecodeMutations, NeverCrashAndRoundTripWhatDecodes) {
         case 0:
           if (at < w.size()) w[at] = static_cast<uint8_t>(rng());
           break;
-        case 1: w.insert(w.begin() + static_cast<std::ptrdiff_t>(at), static_cast<uint8_t>(rng())); break;
+        case 1:
+          w.insert(w.begin() + static_cast<std::ptrdiff_t>(at), static_cast<uint8_t>(rng()));
+          break;
         case 2:
           if (at < w.size()) w.erase(w.begin() + static_cast<std::ptrdiff_t>(at));
           break;

@@ -6,7 +6,8 @@ namespace sluice::smpp {
 namespace {
 
 TEST(Receipt, FormatsTheAppendixBLayout) {
-  Receipt r{"7f3a", 1, 1, "2401011200", "2401011201", "DELIVRD", "0", "hello world, this is longer"};
+  Receipt r{"7f3a",       1,         1,   "2401011200",
+            "2401011201", "DELIVRD", "0", "hello world, this is longer"};
   EXPECT_EQ(format_receipt(r),
             "id:7f3a sub:001 dlvrd:001 submit date:2401011200 done date:2401011201 stat:DELIVRD "
             "err:000 text:hello world, this is");

@@ -20,7 +20,7 @@ TEST(Charset, FollowsSmppAndGsmCodingGroups) {
   EXPECT_EQ(charset_of(0xF3), Charset::Gsm7);
   EXPECT_EQ(charset_of(0xF4), Charset::Binary);
   EXPECT_EQ(charset_of(0xF7), Charset::Binary);
-  EXPECT_EQ(charset_of(0x18), Charset::Ucs2);   // general group, class 0
+  EXPECT_EQ(charset_of(0x18), Charset::Ucs2);  // general group, class 0
   EXPECT_EQ(charset_of(0x10), Charset::Gsm7);
   EXPECT_EQ(charset_of(0x14), Charset::Binary);
   EXPECT_EQ(charset_of(0x30), Charset::Binary);  // compressed
@@ -64,7 +64,8 @@ TEST(Gsm7, EuroIsAnEscapedExtensionCharacter) {
 }
 
 TEST(Gsm7, BasicTableMapsBothWays) {
-  const std::string text = "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./09:;<=>?¡AZÄÖÑÜ§¿azäöñüà";
+  const std::string text =
+      "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./09:;<=>?¡AZÄÖÑÜ§¿azäöñüà";
   const auto septets = from_utf8(text, Charset::Gsm7);
   ASSERT_TRUE(septets);
   EXPECT_EQ((*septets)[0], 0x00);

@@ -23,11 +23,11 @@ TEST(Udh, ReadsASixteenBitReferenceAfterOtherIes) {
 
 TEST(Udh, RejectsMalformedHeaders) {
   EXPECT_EQ(concat_from_udh({}), std::nullopt);
-  EXPECT_EQ(concat_from_udh(unhex("05 00 03 A7 03")), std::nullopt);      // UDHL past the end
-  EXPECT_EQ(concat_from_udh(unhex("04 00 03 A7 03")), std::nullopt);      // IE past the UDH
-  EXPECT_EQ(concat_from_udh(unhex("05 00 03 A7 00 00")), std::nullopt);   // total 0
-  EXPECT_EQ(concat_from_udh(unhex("05 00 03 A7 02 03")), std::nullopt);   // seq > total
-  EXPECT_EQ(concat_from_udh(unhex("04 05 02 0B 84")), std::nullopt);      // no concat IE
+  EXPECT_EQ(concat_from_udh(unhex("05 00 03 A7 03")), std::nullopt);     // UDHL past the end
+  EXPECT_EQ(concat_from_udh(unhex("04 00 03 A7 03")), std::nullopt);     // IE past the UDH
+  EXPECT_EQ(concat_from_udh(unhex("05 00 03 A7 00 00")), std::nullopt);  // total 0
+  EXPECT_EQ(concat_from_udh(unhex("05 00 03 A7 02 03")), std::nullopt);  // seq > total
+  EXPECT_EQ(concat_from_udh(unhex("04 05 02 0B 84")), std::nullopt);     // no concat IE
   EXPECT_EQ(udh_size(unhex("05 00 03 A7 03 02 41")), 6u);
   EXPECT_EQ(udh_size(unhex("09 00")), std::nullopt);
 }

@@ -34,7 +34,9 @@ inline std::vector<uint8_t> unhex(std::string_view s) {
   return out;
 }
 
-inline std::vector<uint8_t> bytes(std::string_view s) { return {s.begin(), s.end()}; }
+inline std::vector<uint8_t> bytes(std::string_view s) {
+  return {s.begin(), s.end()};
+}
 
 struct Vector {
   std::string name;
@@ -63,7 +65,7 @@ inline std::vector<Vector> all_vectors() {
                        "73 65 63 72 65 74 00"                 // password "secret"
                        "53 4D 50 50 00"                       // system_type "SMPP"
                        "34"                                   // interface_version 3.4
-                       "01 01 00"),                           // addr_ton, addr_npi, address_range ""
+                       "01 01 00"),  // addr_ton, addr_npi, address_range ""
                  Pdu{hdr(0x27, CommandId::BindTransceiver, 0, 1), b}});
   }
   {
@@ -77,21 +79,22 @@ inline std::vector<Vector> all_vectors() {
                     {tlv::sar_total_segments, {0x02}},
                     {tlv::sar_segment_seqnum, {0x01}},
                     {0x1400, bytes("abc")}};
-    v.push_back({"submit_sm",
-                 unhex("0000005F 00000004 00000000 00000002"
-                       "00"                                        // service_type ""
-                       "05 00 53 6C 75 69 63 65 00"                // source 5/0 "Sluice"
-                       "01 01 34 34 37 37 30 30 39 30 30 31 32 33 00"  // dest 1/1 "447700900123"
-                       "00 00 00"                                  // esm_class, protocol_id, priority
-                       "00"                                        // schedule_delivery_time ""
-                       "30 30 30 30 30 31 30 30 30 30 30 30 30 30 30 52 00"  // validity 1 day, relative
-                       "01 00 00 00"                               // registered_delivery .. sm_default
-                       "05 68 65 6C 6C 6F"                         // sm_length 5 "hello"
-                       "02 0C 0002 12 34"                          // sar_msg_ref_num 0x1234
-                       "02 0E 0001 02"                             // sar_total_segments 2
-                       "02 0F 0001 01"                             // sar_segment_seqnum 1
-                       "14 00 0003 61 62 63"),                     // vendor TLV 0x1400 "abc"
-                 Pdu{hdr(0x5F, CommandId::SubmitSm, 0, 2), m}});
+    v.push_back(
+        {"submit_sm",
+         unhex("0000005F 00000004 00000000 00000002"
+               "00"                                            // service_type ""
+               "05 00 53 6C 75 69 63 65 00"                    // source 5/0 "Sluice"
+               "01 01 34 34 37 37 30 30 39 30 30 31 32 33 00"  // dest 1/1 "447700900123"
+               "00 00 00"                                      // esm_class, protocol_id, priority
+               "00"                                            // schedule_delivery_time ""
+               "30 30 30 30 30 31 30 30 30 30 30 30 30 30 30 52 00"  // validity 1 day, relative
+               "01 00 00 00"            // registered_delivery .. sm_default
+               "05 68 65 6C 6C 6F"      // sm_length 5 "hello"
+               "02 0C 0002 12 34"       // sar_msg_ref_num 0x1234
+               "02 0E 0001 02"          // sar_total_segments 2
+               "02 0F 0001 01"          // sar_segment_seqnum 1
+               "14 00 0003 61 62 63"),  // vendor TLV 0x1400 "abc"
+         Pdu{hdr(0x5F, CommandId::SubmitSm, 0, 2), m}});
   }
   {
     DeliverSm m;
@@ -129,7 +132,7 @@ inline std::vector<Vector> all_vectors() {
                Pdu{hdr(0x10, CommandId::GenericNack, status::ESME_RINVCMDID, 8), GenericNack{}}});
   v.push_back({"query_sm_resp",
                unhex("0000002A 80000003 00000000 00000009"
-                     "61 62 63 31 32 33 00"                                  // message_id
+                     "61 62 63 31 32 33 00"                                // message_id
                      "32 34 30 31 30 31 31 32 30 30 30 30 30 30 30 2B 00"  // final_date
                      "02 00"),  // message_state DELIVERED, error_code 0
                Pdu{hdr(0x2A, CommandId::QuerySmResp, 0, 9),
@@ -144,9 +147,9 @@ inline std::vector<Vector> all_vectors() {
     m.short_message = {0x00, 'H', 0x00, 'i'};
     v.push_back({"submit_multi",
                  unhex("0000003C 00000021 00000000 0000000A"
-                       "00"                           // service_type
-                       "01 01 31 32 33 34 35 00"      // source 1/1 "12345"
-                       "02"                           // number_of_dests
+                       "00"                                // service_type
+                       "01 01 31 32 33 34 35 00"           // source 1/1 "12345"
+                       "02"                                // number_of_dests
                        "01 01 01 34 34 37 37 30 30 31 00"  // SME 1/1 "4477001"
                        "02 66 72 69 65 6E 64 73 00"        // distribution list "friends"
                        "00 00 01"                          // esm_class, protocol_id, priority 1
@@ -170,10 +173,10 @@ inline std::vector<Vector> all_vectors() {
                        "57 41 50 00"                                   // service_type "WAP"
                        "01 01 34 34 37 37 30 30 39 30 30 31 32 33 00"  // source
                        "01 01 34 34 37 37 30 30 39 30 30 39 39 39 00"  // dest
-                       "00 01 04"                 // esm_class, registered_delivery, data_coding
-                       "02 0A 0002 0B 84"         // source_port 2948
-                       "02 0B 0002 23 F0"         // destination_port 9200
-                       "04 24 0004 DE AD BE EF"), // message_payload
+                       "00 01 04"                  // esm_class, registered_delivery, data_coding
+                       "02 0A 0002 0B 84"          // source_port 2948
+                       "02 0B 0002 23 F0"          // destination_port 9200
+                       "04 24 0004 DE AD BE EF"),  // message_payload
                  Pdu{hdr(0x49, CommandId::DataSm, 0, 11), m}});
   }
   return v;

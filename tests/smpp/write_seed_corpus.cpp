@@ -41,8 +41,12 @@ std::vector<std::pair<std::string, Pdu>> extra_pdus() {
   v.emplace_back("query_sm", make_pdu(QuerySm{"abc123", {1, 1, "447700900123"}}, 9));
   v.emplace_back("cancel_sm",
                  make_pdu(CancelSm{"", "abc123", {1, 1, "447700900123"}, {1, 1, "4477"}}, 12));
-  v.emplace_back("replace_sm", make_pdu(ReplaceSm{"abc123", {1, 1, "447700900123"},
-                                                  "240101120000004+", "000002000000000R", 1, 0,
+  v.emplace_back("replace_sm", make_pdu(ReplaceSm{"abc123",
+                                                  {1, 1, "447700900123"},
+                                                  "240101120000004+",
+                                                  "000002000000000R",
+                                                  1,
+                                                  0,
                                                   bytes("new text")},
                                         13));
   AlertNotification an{{1, 1, "447700900123"}, {5, 0, "Sluice"}, {}};
