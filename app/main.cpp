@@ -25,6 +25,7 @@ constexpr const char* kUsage = R"(usage: sluice <command> [flags]
 Stages (each runs until SIGTERM/SIGINT, then drains):
   all          every stage in one process (the quick-run default)
   gateway      SMPP server for customers; submit_sm -> Kafka; DLRs and MO back
+  sender       binds to providers, paces and sends sms.out.<provider>; receipts and MO in
 
 Tools:
   topics       --create | --check the topics in schema/topics.json

@@ -7,6 +7,7 @@
 #include "common/log.h"
 #include "config/config.h"
 #include "gateway/gateway.h"
+#include "throttle/sender_stage.h"
 #include "common/runtime.h"
 #include "kafka/admin.h"
 #include "kafka/producer.h"
@@ -14,7 +15,9 @@
 
 namespace sluice::app {
 
-bool is_stage(const std::string& command) { return command == "all" || command == "gateway"; }
+bool is_stage(const std::string& command) {
+  return command == "all" || command == "gateway" || command == "sender";
+}
 
 namespace {
 bool runs(const StageSettings& s, const char* stage) { return s.command == "all" || s.command == stage; }
@@ -98,6 +101,18 @@ int run_stages(const StageSettings& s) {
       return CheckResult{g->listening(), g->listening() ? "listening" : "not listening"};
     });
     rt.on_drain("gateway", [g] { return g->drain(); });
+  }
+
+  std::unique_ptr<throttle::SenderStage> sender;
+  if (runs(s, "sender")) {
+    throttle::SenderOptions so2;
+    so2.topic_prefix = s.topic_prefix;
+    so2.node = s.node;
+    sender = std::make_unique<throttle::SenderStage>(rt.io(), ko, producer, config, so2, *rt.registry());
+    sender->start();
+    auto* snd = sender.get();
+    rt.on_drain("sender", [snd] { return snd->drain(); });
+    rt.on_exit([snd] { snd->stop(); });
   }
 
   log::info("sluice starting", {{"command", s.command}, {"node", s.node}, {"kafka", ko.bootstrap}});

@@ -68,6 +68,8 @@ class StageLoop {
   void start();
   // Stops polling, waits (bounded) for in-flight records, commits, leaves the group.
   void stop();
+  // The same without waiting for the thread (it finishes on its own).
+  void request_stop() { stop_ = true; }
 
   // Produces every record and calls done once all are acknowledged. A record
   // that fails is produced again after a backoff until it succeeds or the
