@@ -7,6 +7,7 @@
 #include "common/log.h"
 #include "config/config.h"
 #include "gateway/gateway.h"
+#include "gateway/return_path.h"
 #include "throttle/sender_stage.h"
 #include "common/runtime.h"
 #include "kafka/admin.h"
@@ -43,6 +44,8 @@ int run_stages(const StageSettings& s) {
   if (s.kafka == "mock") {
     mock = std::make_unique<kafka::MockCluster>(1);
     for (const auto& t : schema::topics(s.topic_prefix)) mock->create_topic(t.name, t.partitions);
+    auto nt = schema::node_topic(s.topic_prefix, s.node);
+    mock->create_topic(nt.name, nt.partitions);
     ko.bootstrap = mock->bootstrap();
     std::fprintf(stderr,
                  "\n*** Kafka: librdkafka's in-process MOCK cluster at %s.\n"
@@ -81,6 +84,7 @@ int run_stages(const StageSettings& s) {
   rt.on_exit([config] { config->stop(); });
 
   std::unique_ptr<gateway::Gateway> gw;
+  std::unique_ptr<gateway::ReturnPath> return_path;
   if (runs(s, "gateway")) {
     gateway::GatewayOptions go;
     go.listen = s.smpp_listen;
@@ -100,7 +104,17 @@ int run_stages(const StageSettings& s) {
     rt.health()->add_check("gateway", [g] {
       return CheckResult{g->listening(), g->listening() ? "listening" : "not listening"};
     });
+    gateway::ReturnPathOptions rpo;
+    rpo.topic_prefix = s.topic_prefix;
+    rpo.node = s.node;
+    rpo.create_node_topic = !mock;
+    return_path = std::make_unique<gateway::ReturnPath>(rt.io(), *gw, ko, producer, rpo, *rt.registry());
+    return_path->start();
+    auto* rp = return_path.get();
+    // Deliveries first, while sessions can still answer; then the sessions.
+    rt.on_drain("return-path", [rp] { return rp->drain(); });
     rt.on_drain("gateway", [g] { return g->drain(); });
+    rt.on_exit([rp] { rp->stop(); });
   }
 
   std::unique_ptr<throttle::SenderStage> sender;

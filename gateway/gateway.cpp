@@ -175,13 +175,36 @@ void Gateway::session_ended(SessionBase* s) {
   sessions_gauge_.Decrement();
 }
 
-void Gateway::register_bind(int64_t customer_id, SessionBase* s) { binds_[customer_id].insert(s); }
+void Gateway::register_bind(int64_t customer_id, SessionBase* s) {
+  binds_[customer_id].insert(s);
+  if (bind_listener_ && s->can_receive()) bind_listener_(customer_id, receivers_of(customer_id));
+}
 
 void Gateway::unregister_bind(int64_t customer_id, SessionBase* s) {
   auto it = binds_.find(customer_id);
   if (it == binds_.end()) return;
   it->second.erase(s);
   if (it->second.empty()) binds_.erase(it);
+  if (bind_listener_ && s->can_receive()) bind_listener_(customer_id, receivers_of(customer_id));
+}
+
+int Gateway::receivers_of(int64_t customer_id) const {
+  auto it = binds_.find(customer_id);
+  if (it == binds_.end()) return 0;
+  int n = 0;
+  for (auto* s : it->second) n += s->can_receive() ? 1 : 0;
+  return n;
+}
+
+SessionBase* Gateway::pick_receiver(int64_t customer_id) {
+  auto it = binds_.find(customer_id);
+  if (it == binds_.end()) return nullptr;
+  std::vector<SessionBase*> r;
+  for (auto* s : it->second)
+    if (s->can_receive()) r.push_back(s);
+  if (r.empty()) return nullptr;
+  size_t& i = rr_[customer_id];
+  return r[i++ % r.size()];
 }
 
 bool Gateway::bind_failures_exceeded(const asio::ip::address& a) {

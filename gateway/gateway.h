@@ -23,6 +23,7 @@
 #include <unordered_map>
 
 #include "config/config.h"
+#include "smpp/pdu.h"
 #include "config/password.h"
 #include "gateway/message_id.h"
 #include "kafka/producer.h"
@@ -74,6 +75,11 @@ class Gateway {
   boost::asio::awaitable<BindGrant> authenticate(const std::string& system_id, const std::string& password,
                                                  const boost::asio::ip::address& remote);
   void register_bind(int64_t customer_id, SessionBase* s);
+  // A receiver or transceiver bind of the customer on this node, round robin.
+  SessionBase* pick_receiver(int64_t customer_id);
+  // Local receiver binds per customer changed (for the bind registry).
+  void set_bind_listener(std::function<void(int64_t customer_id, int receivers)> cb) { bind_listener_ = std::move(cb); }
+  int receivers_of(int64_t customer_id) const;
   void unregister_bind(int64_t customer_id, SessionBase* s);
   void session_started(SessionBase* s);
   void session_ended(SessionBase* s);
@@ -116,6 +122,8 @@ class Gateway {
   uint16_t port_ = 0, tls_port_ = 0;
   std::set<SessionBase*> sessions_;
   std::map<int64_t, std::set<SessionBase*>> binds_;
+  std::map<int64_t, size_t> rr_;
+  std::function<void(int64_t, int)> bind_listener_;
   struct Bucket {
     double tokens = 0;
     std::chrono::steady_clock::time_point last;
@@ -143,6 +151,10 @@ class SessionBase {
   virtual ~SessionBase() = default;
   virtual void begin_drain() = 0;
   virtual bool can_receive() const = 0;
+  // Sends a deliver_sm; `done` gets the customer's command_status, or
+  // ESME_RSYSERR when the session ends or the answer does not come in time,
+  // or ESME_RMSGQFUL at once when the session's delivery window is full.
+  virtual void deliver(smpp::DeliverSm pdu, std::function<void(uint32_t status)> done) = 0;
 };
 
 }  // namespace sluice::gateway

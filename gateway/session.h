@@ -16,6 +16,7 @@
 #include <boost/asio/write.hpp>
 #include <chrono>
 #include <cstring>
+#include <map>
 #include <memory>
 #include <optional>
 #include <vector>
@@ -67,6 +68,7 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
     wake_writer();
     co_await wait_writer_done();
     shutdown();
+    fail_deliveries();
     if (customer_id_) {
       gw_.unregister_bind(*customer_id_, this);
       gw_.bind_gauge(bind_command_, -1);
@@ -76,6 +78,12 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
 
   void begin_drain() override {
     asio::post(stream_.get_executor(), [self = this->shared_from_this()] { self->start_drain(); });
+  }
+
+  void deliver(smpp::DeliverSm pdu, std::function<void(uint32_t)> done) override {
+    asio::post(stream_.get_executor(), [self = this->shared_from_this(), pdu = std::move(pdu), done = std::move(done)]() mutable {
+      self->start_deliver(std::move(pdu), std::move(done));
+    });
   }
 
   bool can_receive() const override {
@@ -204,6 +212,7 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
         co_await watchdog_timer_.async_wait(asio::as_tuple(asio::use_awaitable));
         if (closing_ || dead_) break;
         auto now = Clock::now();
+        expire_deliveries(now);
         if (!bound_ && now - connected_at_ > o.bind_timeout) {
           log::info("closing: no bind in time", {{"remote", remote_.address().to_string()}});
           shutdown();
@@ -235,6 +244,49 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
   uint32_t next_seq() {
     if (++seq_ > 0x7FFFFFFF) seq_ = 1;
     return seq_;
+  }
+
+  static constexpr size_t kDeliveryWindow = 64;
+
+  void start_deliver(smpp::DeliverSm pdu, std::function<void(uint32_t)> done) {
+    if (dead_ || closing_ || !can_receive()) {
+      done(smpp::status::ESME_RSYSERR);
+      return;
+    }
+    if (deliveries_.size() >= kDeliveryWindow) {
+      done(smpp::status::ESME_RMSGQFUL);
+      return;
+    }
+    uint32_t seq = next_seq();
+    deliveries_.emplace(seq, Delivery{std::move(done), Clock::now()});
+    send(smpp::make_pdu(std::move(pdu), seq));
+  }
+
+  void on_deliver_resp(const smpp::Header& h) {
+    auto it = deliveries_.find(h.sequence_number);
+    if (it == deliveries_.end()) return;
+    auto done = std::move(it->second.done);
+    deliveries_.erase(it);
+    done(h.command_status);
+  }
+
+  void fail_deliveries() {
+    auto pending = std::move(deliveries_);
+    deliveries_.clear();
+    for (auto& [seq, d] : pending) d.done(smpp::status::ESME_RSYSERR);
+  }
+
+  void expire_deliveries(Clock::time_point now) {
+    std::vector<std::function<void(uint32_t)>> late;
+    for (auto it = deliveries_.begin(); it != deliveries_.end();) {
+      if (now - it->second.sent_at > gw_.options().response_timeout) {
+        late.push_back(std::move(it->second.done));
+        it = deliveries_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    for (auto& d : late) d(smpp::status::ESME_RSYSERR);
   }
 
   void start_drain() {
@@ -310,8 +362,9 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
           reply(header, smpp::ReplaceSmResp{}, smpp::status::ESME_RREPLACEFAIL);
           break;
         case smpp::CommandId::DeliverSmResp:
+          on_deliver_resp(header);
+          break;
         case smpp::CommandId::DataSmResp:
-          // Answers to our deliver_sm (the return path).
           break;
         case smpp::CommandId::GenericNack:
           log::debug("customer sent generic_nack", {{"status", smpp::status_name(header.command_status)}});
@@ -605,6 +658,11 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
   uint32_t seq_ = 0;
   Clock::time_point connected_at_, last_read_;
   std::optional<Clock::time_point> enquire_sent_, unbind_sent_;
+  struct Delivery {
+    std::function<void(uint32_t)> done;
+    Clock::time_point sent_at;
+  };
+  std::map<uint32_t, Delivery> deliveries_;
 };
 
 }  // namespace sluice::gateway

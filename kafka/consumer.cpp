@@ -114,7 +114,10 @@ MessagePtr Consumer::poll(std::chrono::milliseconds timeout) {
   rd_kafka_message_t* m = rd_kafka_consumer_poll(rk_, static_cast<int>(timeout.count()));
   if (!m) return nullptr;
   if (m->err) {
-    if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+    // A pattern that matches no topic yet (no provider configured) is normal.
+    if (m->err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART || m->err == RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC)
+      log::debug("kafka consume", {{"error", rd_kafka_message_errstr(m)}});
+    else if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
       log::warn("kafka consume", {{"error", rd_kafka_message_errstr(m)}});
     rd_kafka_message_destroy(m);
     return nullptr;

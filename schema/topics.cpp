@@ -28,13 +28,35 @@ std::vector<TopicSpec> topics(const std::string& prefix) {
   return out;
 }
 
+TopicSpec node_topic(const std::string& prefix, const std::string& node) {
+  for (const auto& t : table().at("templates")) {
+    auto name = t.at("name").get<std::string>();
+    auto pos = name.find("{node}");
+    if (pos == std::string::npos) continue;
+    name.replace(pos, 6, topic_safe(node));
+    return spec_of(t, prefix + name);
+  }
+  throw std::logic_error("topics.json has no node template");
+}
+
+std::string topic_safe(const std::string& name) {
+  std::string out;
+  for (char c : name) {
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '_' ||
+              c == '-';
+    out += ok ? c : '_';
+  }
+  if (out.empty()) out = "node";
+  return out.substr(0, 180);
+}
+
 TopicSpec provider_topic(const std::string& prefix, const std::string& provider_name) {
   if (!valid_provider_topic_part(provider_name))
     throw std::invalid_argument("provider name not usable in a topic name: " + provider_name);
   for (const auto& t : table().at("templates")) {
     auto name = t.at("name").get<std::string>();
     auto pos = name.find("{provider}");
-    if (pos == std::string::npos) continue;
+    if (pos == std::string::npos) continue;  // not the provider template
     name.replace(pos, 10, provider_name);
     return spec_of(t, prefix + name);
   }

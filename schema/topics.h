@@ -18,6 +18,10 @@ struct TopicSpec {
 std::vector<TopicSpec> topics(const std::string& prefix);
 // The outbound topic for one provider.
 TopicSpec provider_topic(const std::string& prefix, const std::string& provider_name);
+// The per-node delivery topic of one gateway node.
+TopicSpec node_topic(const std::string& prefix, const std::string& node);
+// A node or host name made safe for a topic name.
+std::string topic_safe(const std::string& name);
 // Bare name (no prefix) -> full name.
 std::string topic_name(const std::string& prefix, const std::string& base);
 // A provider name becomes part of a topic name: only [A-Za-z0-9._-] survive.
