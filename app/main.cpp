@@ -1,6 +1,7 @@
 // The single `sluice` binary: one subcommand per stage, `all` for every stage
 // in one process, and the operator tools (topics, db, config, customer,
 // provider).
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -165,6 +166,12 @@ int run_stage_command(const std::string& cmd, const std::vector<std::string>& ar
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Every customer bind is a descriptor: take all the kernel allows us.
+  rlimit lim{};
+  if (getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur < lim.rlim_max) {
+    lim.rlim_cur = lim.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &lim);
+  }
   if (argc < 2) {
     std::cerr << kUsage;
     return 2;

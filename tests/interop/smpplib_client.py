@@ -1,0 +1,173 @@
+#!/usr/bin/env python3
+"""Drives a Sluice gateway with PyPI's smpplib (SMPP code this project did not
+write). Each scenario prints one JSON object on stdout; the C++ tests assert on it."""
+import argparse
+import json
+import resource
+import socket
+import struct
+import sys
+import time
+
+import smpplib.client
+import smpplib.consts
+import smpplib.exceptions
+
+
+def client(args):
+    c = smpplib.client.Client(args.host, args.port, timeout=10, allow_unknown_opt_params=True)
+    c.connect()
+    return c
+
+
+def bind_kinds(args):
+    out = {}
+    for kind in ("transmitter", "receiver", "transceiver"):
+        c = client(args)
+        try:
+            getattr(c, "bind_" + kind)(system_id=args.system_id, password=args.password)
+            out[kind] = 0
+            c.unbind()
+        except smpplib.exceptions.PDUError as e:
+            out[kind] = e.args[1]
+        finally:
+            c.disconnect()
+    return out
+
+
+def bad_password(args):
+    c = client(args)
+    try:
+        c.bind_transceiver(system_id=args.system_id, password=args.password + "x")
+        return {"status": 0}
+    except smpplib.exceptions.PDUError as e:
+        return {"status": e.args[1]}
+    finally:
+        c.disconnect()
+
+
+def submit(args):
+    """Sends args.count submit_sm without waiting for each answer (a window),
+    then collects every answer. Reports acknowledged ids and other statuses."""
+    c = client(args)
+    c.bind_transceiver(system_id=args.system_id, password=args.password)
+    answers = {}
+    c.set_message_sent_handler(
+        lambda pdu: answers.__setitem__(pdu.sequence, (pdu.status, getattr(pdu, "message_id", None))))
+    c.set_message_received_handler(lambda pdu: None)
+    c.set_error_pdu_handler(lambda pdu: None)
+    errors = {}
+    sent = 0
+    t0 = time.time()
+    window = args.window
+    while sent < args.count:
+        while sent - len(answers) >= window:
+            c.read_once()
+        pdu = c.send_message(source_addr_ton=1, source_addr="12345", dest_addr_ton=1,
+                             destination_addr="4479%08d" % sent,
+                             short_message=("msg %d %s" % (sent, args.tag)).encode(),
+                             registered_delivery=0)
+        sent += 1
+    deadline = time.time() + 60
+    while len(answers) < sent and time.time() < deadline:
+        c.read_once()
+    elapsed = time.time() - t0
+    ok_ids = [mid.decode() if isinstance(mid, bytes) else mid for (st, mid) in answers.values() if st == 0]
+    for (st, _) in answers.values():
+        if st != 0:
+            errors[str(st)] = errors.get(str(st), 0) + 1
+    try:
+        c.unbind()
+    except Exception:
+        pass
+    c.disconnect()
+    return {"sent": sent, "answered": len(answers), "ok_ids": ok_ids, "errors": errors, "seconds": elapsed}
+
+
+def garbage(args):
+    """A raw socket sends a PDU with an absurd command_length and then noise;
+    the gateway must answer generic_nack ESME_RINVCMDLEN and close only it."""
+    s = socket.create_connection((args.host, args.port), timeout=5)
+    s.sendall(struct.pack(">IIII", 0xFFFFFF00, 0x00000004, 0, 7) + b"\x00" * 64)
+    data = b""
+    try:
+        while len(data) < 16:
+            chunk = s.recv(64)
+            if not chunk:
+                break
+            data += chunk
+    except socket.timeout:
+        pass
+    nack = struct.unpack(">IIII", data[:16]) if len(data) >= 16 else None
+    closed = False
+    try:
+        s.settimeout(5)
+        closed = s.recv(16) == b""
+    except (ConnectionResetError, socket.timeout):
+        closed = True
+    s.close()
+    # A PDU that is short (command_length < 16) too.
+    s2 = socket.create_connection((args.host, args.port), timeout=5)
+    s2.sendall(struct.pack(">I", 8) + b"\xde\xad\xbe\xef")
+    d2 = s2.recv(16)
+    s2.close()
+    nack2 = struct.unpack(">IIII", d2[:16]) if len(d2) >= 16 else None
+    return {"nack": list(nack) if nack else None, "closed": closed, "nack_short": list(nack2) if nack2 else None}
+
+
+def many_binds(args):
+    clients = []
+    failures = 0
+    for i in range(args.count):
+        c = smpplib.client.Client(args.host, args.port, timeout=20)
+        try:
+            c.connect()
+            c.bind_transmitter(system_id=args.system_id, password=args.password)
+            clients.append(c)
+        except Exception:
+            failures += 1
+    # Every bind still answers: one enquire_link-free submit on a sample, plus
+    # the count the gateway reports comes from its metrics (checked by the test).
+    ok = 0
+    for c in clients[:: max(1, len(clients) // 20)]:
+        c.send_message(source_addr="1", destination_addr="44790000", short_message=b"x")
+        pdu = c.read_pdu()
+        ok += 1 if pdu.status == 0 else 0
+    print(json.dumps({"bound": len(clients), "failures": failures, "sample_ok": ok}), flush=True)
+    # Hold the binds until the test kills us (bounded, in case it does not).
+    time.sleep(args.hold)
+    for c in clients:
+        try:
+            c.disconnect()
+        except Exception:
+            pass
+    return None
+
+
+import logging
+logging.getLogger("smpplib").setLevel(logging.CRITICAL)
+
+
+def main():
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    p = argparse.ArgumentParser()
+    p.add_argument("scenario")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, required=True)
+    p.add_argument("--system-id", default="acme")
+    p.add_argument("--password", default="secret")
+    p.add_argument("--count", type=int, default=100)
+    p.add_argument("--window", type=int, default=50)
+    p.add_argument("--tag", default="")
+    p.add_argument("--hold", type=float, default=120)
+    args = p.parse_args()
+    fn = {"bind-kinds": bind_kinds, "bad-password": bad_password, "submit": submit,
+          "garbage": garbage, "many-binds": many_binds}[args.scenario]
+    result = fn(args)
+    if result is not None:
+        print(json.dumps(result), flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,43 @@
+#pragma once
+// A throwaway Sluice deployment for a test: a private PostgreSQL database
+// (migrated), a private topic prefix on the real broker, and stage processes
+// of the real `sluice` binary.
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "tests/support/process.h"
+
+namespace sluice::test {
+
+class TestCluster {
+ public:
+  TestCluster();  // creates database and topics
+  ~TestCluster();
+
+  const std::string& dsn() const { return dsn_; }
+  const std::string& prefix() const { return prefix_; }
+  const std::string& kafka() const { return kafka_; }
+  const std::string& dir() const { return dir_; }
+
+  // `sluice customer add` with extra flags; fails the test on error.
+  void add_customer(const std::string& system_id, const std::string& password, const std::string& flags = "");
+  // Plain SQL through libpqxx.
+  void sql(const std::string& statement);
+  // Creates the provider topic(s) too.
+  void create_provider_topics(const std::vector<std::string>& names);
+
+  struct Stage {
+    std::unique_ptr<Process> proc;
+    uint16_t http = 0;
+    uint16_t smpp = 0;
+  };
+  // Starts `sluice <command>` with this cluster's settings and waits for /readyz.
+  Stage start(const std::string& command, const std::string& node, const std::vector<std::string>& extra = {});
+
+ private:
+  std::string admin_dsn_, db_, dsn_, prefix_, kafka_, dir_;
+};
+
+}  // namespace sluice::test
