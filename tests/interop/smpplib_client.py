@@ -60,28 +60,38 @@ def submit(args):
     sent = 0
     t0 = time.time()
     window = args.window
-    while sent < args.count:
-        while sent - len(answers) >= window:
+    closed_by_server = False
+    try:
+        while sent < args.count:
+            while sent - len(answers) >= window:
+                c.read_once()
+            c.send_message(source_addr_ton=1, source_addr="12345", dest_addr_ton=1,
+                           destination_addr="4479%08d" % sent,
+                           short_message=("msg %d %s" % (sent, args.tag)).encode(),
+                           registered_delivery=0)
+            sent += 1
+        deadline = time.time() + 60
+        while len(answers) < sent and time.time() < deadline:
             c.read_once()
-        pdu = c.send_message(source_addr_ton=1, source_addr="12345", dest_addr_ton=1,
-                             destination_addr="4479%08d" % sent,
-                             short_message=("msg %d %s" % (sent, args.tag)).encode(),
-                             registered_delivery=0)
-        sent += 1
-    deadline = time.time() + 60
-    while len(answers) < sent and time.time() < deadline:
-        c.read_once()
+    except (smpplib.exceptions.ConnectionError, OSError):
+        # The server closed the session (a drain, a restart): report what we have.
+        closed_by_server = True
     elapsed = time.time() - t0
     ok_ids = [mid.decode() if isinstance(mid, bytes) else mid for (st, mid) in answers.values() if st == 0]
     for (st, _) in answers.values():
         if st != 0:
             errors[str(st)] = errors.get(str(st), 0) + 1
     try:
-        c.unbind()
+        if not closed_by_server:
+            c.unbind()
     except Exception:
         pass
-    c.disconnect()
-    return {"sent": sent, "answered": len(answers), "ok_ids": ok_ids, "errors": errors, "seconds": elapsed}
+    try:
+        c.disconnect()
+    except Exception:
+        pass
+    return {"sent": sent, "answered": len(answers), "ok_ids": ok_ids, "errors": errors, "seconds": elapsed,
+            "closed_by_server": closed_by_server}
 
 
 def garbage(args):

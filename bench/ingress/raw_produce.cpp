@@ -1,0 +1,78 @@
+// The broker's raw produce rate for records like Sluice's: the same producer
+// settings as the gateway (acks=all, idempotent, lz4, linger 2 ms), the same
+// record size, measured from the first send to the last acknowledgement.
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <thread>
+
+#include "kafka/admin.h"
+#include "kafka/producer.h"
+#include "schema/records.pb.h"
+
+int main(int argc, char** argv) {
+  std::string kafka = "127.0.0.1:19092", topic = "bench.raw";
+  long count = 200000;
+  int partitions = 12;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    auto next = [&](const char* name) -> std::string {
+      if (i + 1 >= argc) {
+        std::fprintf(stderr, "usage: bench-raw-produce --kafka ADDR --topic T --count N\n%s needs a value\n", name);
+        std::exit(2);
+      }
+      return argv[++i];
+    };
+    if (a == "--kafka") kafka = next("--kafka");
+    else if (a == "--topic") topic = next("--topic");
+    else if (a == "--count") count = std::atol(next("--count").c_str());
+    else if (a == "--partitions") partitions = std::atoi(next("--partitions").c_str());
+    else {
+      std::fprintf(stderr, "usage: bench-raw-produce --kafka ADDR --topic T --count N [--partitions P]\n");
+      return 2;
+    }
+  }
+  sluice::kafka::KafkaOptions ko;
+  ko.bootstrap = kafka;
+  sluice::kafka::create_topics(ko, {{topic, partitions, 3600000, "delete"}});
+  // A record shaped like the gateway's: a Message with a 20-character text.
+  sluice::records::v1::Message m;
+  m.set_schema_version(1);
+  m.set_id("01a2211e2a1762d2c3f24cd1dcc718cb");
+  m.set_customer_message_id(m.id());
+  m.set_customer_id(1);
+  m.set_system_id("bench");
+  m.mutable_source()->set_addr("12345");
+  m.mutable_dest()->set_addr("447900000001");
+  m.set_registered_delivery(1);
+  m.set_short_message("benchmark message 01");
+  m.set_submitted_at_ms(1795851838827);
+  m.set_gateway_node("node");
+  m.set_source_command(4);
+  std::string value = m.SerializeAsString();
+  sluice::kafka::Producer producer(ko);
+  std::atomic<long> acked{0}, failed{0};
+  auto t0 = std::chrono::steady_clock::now();
+  for (long i = 0; i < count; ++i) {
+    for (;;) {
+      // Keep at most 100k in flight, like many sessions' windows together.
+      if (i - acked.load() - failed.load() < 100000) break;
+      std::this_thread::sleep_for(std::chrono::microseconds(100));
+    }
+    char key[32];
+    std::snprintf(key, sizeof key, "%032ld", i);
+    producer.produce({topic, key, value, {}}, [&](const sluice::kafka::DeliveryResult& r) {
+      if (r.ok()) ++acked;
+      else ++failed;
+    });
+  }
+  while (acked.load() + failed.load() < count) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  std::printf("{\"records\": %ld, \"failed\": %ld, \"bytes_per_record\": %zu, \"seconds\": %.3f, \"per_second\": %.0f}\n",
+              acked.load(), failed.load(), value.size() + 32, secs, acked.load() / secs);
+  sluice::kafka::delete_topics(ko, {topic});
+  return failed.load() == 0 ? 0 : 1;
+}
