@@ -79,18 +79,20 @@ json to_json(const Snapshot& s, bool with_secrets) {
   }
   j["routes"] = json::array();
   for (const auto& rt : s.routes) {
-    j["routes"].push_back(json{{"id", rt.id},
-                               {"customer_id", rt.customer_id ? json(*rt.customer_id) : json(nullptr)},
-                               {"prefix", rt.prefix},
-                               {"priority", rt.priority},
-                               {"provider_id", rt.provider_id},
-                               {"weight", rt.weight},
-                               {"failover_order", rt.failover_order},
-                               {"enabled", rt.enabled}});
+    j["routes"].push_back(
+        json{{"id", rt.id},
+             {"customer_id", rt.customer_id ? json(*rt.customer_id) : json(nullptr)},
+             {"prefix", rt.prefix},
+             {"priority", rt.priority},
+             {"provider_id", rt.provider_id},
+             {"weight", rt.weight},
+             {"failover_order", rt.failover_order},
+             {"enabled", rt.enabled}});
   }
   j["mo_numbers"] = json::array();
   for (const auto& m : s.mo_numbers)
-    j["mo_numbers"].push_back(json{{"id", m.id}, {"number", m.prefix_or_number}, {"customer_id", m.customer_id}});
+    j["mo_numbers"].push_back(
+        json{{"id", m.id}, {"number", m.prefix_or_number}, {"customer_id", m.customer_id}});
   j["rejected"] = json::array();
   for (const auto& r : s.rejected)
     j["rejected"].push_back(json{{"table", r.table}, {"key", r.key}, {"reason", r.reason}});

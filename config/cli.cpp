@@ -46,8 +46,8 @@ struct Parsed {
   }
 };
 
-bool parse_flags(const std::vector<std::string>& args, std::size_t from, const std::vector<Flag>& flags, Parsed& out,
-                 std::string& error) {
+bool parse_flags(const std::vector<std::string>& args, std::size_t from,
+                 const std::vector<Flag>& flags, Parsed& out, std::string& error) {
   for (std::size_t i = from; i < args.size(); ++i) {
     const std::string& a = args[i];
     if (a.rfind("--", 0) != 0 || a == "--") {
@@ -61,7 +61,8 @@ bool parse_flags(const std::vector<std::string>& args, std::size_t from, const s
       name = name.substr(0, eq);
       inline_value = true;
     }
-    auto f = std::find_if(flags.begin(), flags.end(), [&](const Flag& x) { return x.name == name; });
+    auto f =
+        std::find_if(flags.begin(), flags.end(), [&](const Flag& x) { return x.name == name; });
     if (f == flags.end()) {
       error = "unknown option --" + name;
       return false;
@@ -97,7 +98,8 @@ int usage_error(const std::string& usage, const std::string& error) {
 }
 
 bool wants_help(const std::vector<std::string>& args) {
-  return std::any_of(args.begin(), args.end(), [](const std::string& a) { return a == "--help" || a == "-h"; });
+  return std::any_of(args.begin(), args.end(),
+                     [](const std::string& a) { return a == "--help" || a == "-h"; });
 }
 
 // The first line of a database error: its DETAIL may quote a whole failing row,
@@ -161,7 +163,8 @@ std::optional<std::string> read_password(const Parsed& p, std::string& error) {
     return std::nullopt;
   }
   if (pw.size() > 8)
-    std::cerr << "sluice: note: SMPP 3.4 allows passwords of at most 8 characters; some clients cannot send a "
+    std::cerr << "sluice: note: SMPP 3.4 allows passwords of at most 8 characters; some clients "
+                 "cannot send a "
                  "longer one\n";
   return pw;
 }
@@ -186,11 +189,13 @@ const char* kConfigUsage =
     "         snapshot and per state change (live, stale, from_cache, empty). Commands on stdin,\n"
     "         one per line: state | customer SYSTEM_ID | provider NAME | mo NUMBER |\n"
     "         auth SYSTEM_ID PASSWORD. SIGINT or SIGTERM stops it.\n"
-    "         --cache defaults to $SLUICE_STATE_DIR/config-<stage>.json (SLUICE_STATE_DIR: .run/state)\n";
+    "         --cache defaults to $SLUICE_STATE_DIR/config-<stage>.json (SLUICE_STATE_DIR: "
+    ".run/state)\n";
 
 json counts(const Snapshot& s) {
   json rejected = json::array();
-  for (const auto& r : s.rejected) rejected.push_back(json{{"table", r.table}, {"key", r.key}, {"reason", r.reason}});
+  for (const auto& r : s.rejected)
+    rejected.push_back(json{{"table", r.table}, {"key", r.key}, {"reason", r.reason}});
   return json{{"version", s.version},
               {"customers", s.customers.size()},
               {"providers", s.providers.size()},
@@ -205,7 +210,8 @@ std::string fmt_double(double d) {
   return o.str();
 }
 
-void print_table(std::ostream& out, const std::vector<std::string>& head, const std::vector<std::vector<std::string>>& rows) {
+void print_table(std::ostream& out, const std::vector<std::string>& head,
+                 const std::vector<std::vector<std::string>>& rows) {
   std::vector<std::size_t> w(head.size());
   for (std::size_t i = 0; i < head.size(); ++i) w[i] = head[i].size();
   for (const auto& r : rows)
@@ -234,21 +240,28 @@ void print_human(std::ostream& out, const Snapshot& s, const std::string& source
       rows.push_back({std::to_string(c.id), c.system_id, yn(c.enabled), std::to_string(c.max_binds),
                       fmt_double(c.ingress_mps), std::to_string(c.default_validity.count()) + "s",
                       c.dlr_enabled ? (c.dlr_per_message ? "per-message" : "per-part") : "off",
-                      ranges.empty() ? "any" : ranges, c.password_hash.rfind("$argon2id$", 0) == 0 ? "argon2id" : "bcrypt"});
+                      ranges.empty() ? "any" : ranges,
+                      c.password_hash.rfind("$argon2id$", 0) == 0 ? "argon2id" : "bcrypt"});
     }
-    print_table(out, {"id", "system_id", "enabled", "max_binds", "mps", "validity", "dlr", "from", "password"}, rows);
+    print_table(
+        out,
+        {"id", "system_id", "enabled", "max_binds", "mps", "validity", "dlr", "from", "password"},
+        rows);
   }
   out << "\nproviders: " << s.providers.size() << "\n";
   if (!s.providers.empty()) {
     std::vector<std::vector<std::string>> rows;
     for (const auto& p : s.providers)
-      rows.push_back({std::to_string(p.id), p.name, yn(p.enabled), p.host + ":" + std::to_string(p.port), yn(p.tls),
-                      p.system_id, bind_mode_name(p.bind_mode), std::to_string(p.binds), std::to_string(p.window),
-                      fmt_double(p.mps), std::to_string(p.enquire_link_interval.count()) + "s",
+      rows.push_back({std::to_string(p.id), p.name, yn(p.enabled),
+                      p.host + ":" + std::to_string(p.port), yn(p.tls), p.system_id,
+                      bind_mode_name(p.bind_mode), std::to_string(p.binds),
+                      std::to_string(p.window), fmt_double(p.mps),
+                      std::to_string(p.enquire_link_interval.count()) + "s",
                       p.source_addr_override.empty() ? "-" : p.source_addr_override,
                       std::to_string(p.default_data_coding)});
-    print_table(out, {"id", "name", "enabled", "address", "tls", "system_id", "bind", "binds", "window", "mps",
-                      "enquire", "source", "coding"},
+    print_table(out,
+                {"id", "name", "enabled", "address", "tls", "system_id", "bind", "binds", "window",
+                 "mps", "enquire", "source", "coding"},
                 rows);
   }
   out << "\nroutes: " << s.routes.size() << "\n";
@@ -257,24 +270,29 @@ void print_human(std::ostream& out, const Snapshot& s, const std::string& source
     for (const auto& r : s.routes) {
       const Customer* c = r.customer_id ? s.customer_by_id(*r.customer_id) : nullptr;
       const Provider* p = s.provider_by_id(r.provider_id);
-      rows.push_back({std::to_string(r.id), r.customer_id ? (c ? c->system_id : std::to_string(*r.customer_id)) : "*",
+      rows.push_back({std::to_string(r.id),
+                      r.customer_id ? (c ? c->system_id : std::to_string(*r.customer_id)) : "*",
                       r.prefix.empty() ? "(any)" : r.prefix, std::to_string(r.priority),
                       p ? p->name : std::to_string(r.provider_id), std::to_string(r.weight),
                       std::to_string(r.failover_order), yn(r.enabled)});
     }
-    print_table(out, {"id", "customer", "prefix", "priority", "provider", "weight", "failover", "enabled"}, rows);
+    print_table(
+        out, {"id", "customer", "prefix", "priority", "provider", "weight", "failover", "enabled"},
+        rows);
   }
   out << "\nmo_numbers: " << s.mo_numbers.size() << "\n";
   if (!s.mo_numbers.empty()) {
     std::vector<std::vector<std::string>> rows;
     for (const auto& m : s.mo_numbers) {
       const Customer* c = s.customer_by_id(m.customer_id);
-      rows.push_back({std::to_string(m.id), m.prefix_or_number, c ? c->system_id : std::to_string(m.customer_id)});
+      rows.push_back({std::to_string(m.id), m.prefix_or_number,
+                      c ? c->system_id : std::to_string(m.customer_id)});
     }
     print_table(out, {"id", "number", "customer"}, rows);
   }
   out << "\nrejected rows: " << s.rejected.size() << "\n";
-  for (const auto& r : s.rejected) out << "  " << r.table << " " << r.key << ": " << r.reason << "\n";
+  for (const auto& r : s.rejected)
+    out << "  " << r.table << " " << r.key << ": " << r.reason << "\n";
 }
 
 int config_show(const Parsed& p) {
@@ -339,18 +357,24 @@ void serve_stdin(std::shared_ptr<ConfigStore> store, std::shared_ptr<Printer> ou
     auto snap = store->current();
     if (cmd.empty()) continue;
     if (cmd == "state") {
-      out->line(json{{"event", "state"}, {"state", state_name(store->state())}, {"version", snap->version}});
+      out->line(json{
+          {"event", "state"}, {"state", state_name(store->state())}, {"version", snap->version}});
     } else if (cmd == "customer") {
       const Customer* c = snap->customer_by_system_id(arg);
-      out->line(json{{"event", "customer"}, {"system_id", arg}, {"version", snap->version},
+      out->line(json{{"event", "customer"},
+                     {"system_id", arg},
+                     {"version", snap->version},
                      {"customer", c ? customer_json(*c) : json(nullptr)}});
     } else if (cmd == "provider") {
       const Provider* pr = snap->provider_by_name(arg);
-      out->line(json{{"event", "provider"}, {"name", arg}, {"version", snap->version},
+      out->line(json{{"event", "provider"},
+                     {"name", arg},
+                     {"version", snap->version},
                      {"provider", pr ? provider_json(*pr) : json(nullptr)}});
     } else if (cmd == "mo") {
       const Customer* c = snap->owner_of_mo(arg);
-      out->line(json{{"event", "mo"}, {"number", arg}, {"customer", c ? json(c->system_id) : json(nullptr)}});
+      out->line(json{
+          {"event", "mo"}, {"number", arg}, {"customer", c ? json(c->system_id) : json(nullptr)}});
     } else if (cmd == "auth") {
       std::getline(in >> std::ws, extra);
       const Customer* c = snap->customer_by_system_id(arg);
@@ -395,7 +419,8 @@ int config_watch(const Parsed& p) {
     out->line(json{{"event", "state"}, {"state", state_name(st)}, {"version", raw->version()}});
   });
   store->start();
-  out->line(json{{"event", "started"}, {"state", state_name(store->state())}, {"version", store->version()}});
+  out->line(json{
+      {"event", "started"}, {"state", state_name(store->state())}, {"version", store->version()}});
   // Detached: a blocking read of stdin cannot be interrupted, and the thread
   // keeps the store alive through its shared_ptr until the process exits.
   std::thread(serve_stdin, store, out).detach();
@@ -416,7 +441,8 @@ const char* kCustomerUsage =
     "                        --password shows it to anyone who can list processes)\n"
     "  --mps N               ingress messages per second (default 50)\n"
     "  --max-binds N         concurrent binds (default 4)\n"
-    "  --validity INTERVAL   default validity, e.g. '48 hours' or 3600 (seconds; default 48 hours)\n"
+    "  --validity INTERVAL   default validity, e.g. '48 hours' or 3600 (seconds; default 48 "
+    "hours)\n"
     "  --allow CIDR          allowed source range, repeatable (default: any address)\n"
     "  --no-dlr              do not send delivery reports\n"
     "  --dlr-per-message     one DLR per multipart message instead of one per part\n"
@@ -425,14 +451,17 @@ const char* kCustomerUsage =
     "The password is stored only as an argon2id hash.\n";
 
 int customer_add(const Parsed& p) {
-  if (p.positional.size() != 1) return usage_error(kCustomerUsage, "customer add takes one SYSTEM_ID");
+  if (p.positional.size() != 1)
+    return usage_error(kCustomerUsage, "customer add takes one SYSTEM_ID");
   std::string error;
   std::vector<std::string> cols{"system_id", "password_hash"}, vals{p.positional[0]};
-  for (const auto& cidr : p.values.count("allow") ? p.values.at("allow") : std::vector<std::string>{}) {
+  for (const auto& cidr :
+       p.values.count("allow") ? p.values.at("allow") : std::vector<std::string>{}) {
     if (!IpRange::parse(cidr, &error)) return usage_error(kCustomerUsage, error);
   }
   double d = 0;
-  if (auto v = p.get("mps"); v && !parse_number(*v, d)) return usage_error(kCustomerUsage, "--mps needs a number");
+  if (auto v = p.get("mps"); v && !parse_number(*v, d))
+    return usage_error(kCustomerUsage, "--mps needs a number");
   if (auto v = p.get("max-binds"); v && !parse_number(*v, d))
     return usage_error(kCustomerUsage, "--max-binds needs a number");
   auto pw = read_password(p, error);
@@ -480,7 +509,8 @@ int customer_add(const Parsed& p) {
 }
 
 int customer_passwd(const Parsed& p) {
-  if (p.positional.size() != 1) return usage_error(kCustomerUsage, "customer passwd takes one SYSTEM_ID");
+  if (p.positional.size() != 1)
+    return usage_error(kCustomerUsage, "customer passwd takes one SYSTEM_ID");
   std::string error;
   auto pw = read_password(p, error);
   if (!pw) return usage_error(kCustomerUsage, error);
@@ -489,7 +519,8 @@ int customer_passwd(const Parsed& p) {
   try {
     auto conn = connect(resolve_dsn(p.get("pg")));
     pqxx::work w(*conn, "customer passwd");
-    auto r = w.exec_params("UPDATE sluice.customers SET password_hash = $2 WHERE system_id = $1", p.positional[0], hash);
+    auto r = w.exec_params("UPDATE sluice.customers SET password_hash = $2 WHERE system_id = $1",
+                           p.positional[0], hash);
     if (r.affected_rows() == 0) return fail("no customer with system_id " + p.positional[0]);
     w.commit();
   } catch (const std::exception& e) {
@@ -503,7 +534,8 @@ int customer_passwd(const Parsed& p) {
 // sluice provider
 
 const char* kProviderUsage =
-    "usage: sluice provider add NAME --host H --port P --system-id S (--password P | --password-stdin) [options]\n"
+    "usage: sluice provider add NAME --host H --port P --system-id S (--password P | "
+    "--password-stdin) [options]\n"
     "  NAME                  a-z 0-9 _ -, at most 40 (it names the provider's Kafka topic)\n"
     "  --tls                 connect with TLS\n"
     "  --system-type T       SMPP system_type (default empty)\n"
@@ -527,7 +559,8 @@ int provider_add(const Parsed& p) {
     if (auto v = p.get(num); v && !parse_number(*v, d))
       return usage_error(kProviderUsage, std::string("--") + num + " needs a number");
   if (auto m = p.get("bind-mode"); m && !parse_bind_mode(*m))
-    return usage_error(kProviderUsage, "--bind-mode must be transmitter, transceiver or transmitter_receiver");
+    return usage_error(kProviderUsage,
+                       "--bind-mode must be transmitter, transceiver or transmitter_receiver");
   std::string error;
   std::string password;
   if (p.has("password") || p.has("password-stdin")) {
@@ -540,10 +573,13 @@ int provider_add(const Parsed& p) {
       if (!password.empty() && password.back() == '\r') password.pop_back();
     }
   } else {
-    return usage_error(kProviderUsage, "--password or --password-stdin is required (it may be empty: --password '')");
+    return usage_error(
+        kProviderUsage,
+        "--password or --password-stdin is required (it may be empty: --password '')");
   }
   std::vector<std::string> cols{"name", "host", "port", "system_id", "password"};
-  std::vector<std::string> vals{p.positional[0], *p.get("host"), *p.get("port"), *p.get("system-id"), password};
+  std::vector<std::string> vals{p.positional[0], *p.get("host"), *p.get("port"),
+                                *p.get("system-id"), password};
   auto opt = [&](const char* flag, const char* col) {
     if (auto v = p.get(flag)) {
       cols.push_back(col);
@@ -557,7 +593,8 @@ int provider_add(const Parsed& p) {
   opt("mps", "mps");
   opt("source-addr", "source_addr_override");
   opt("data-coding", "default_data_coding");
-  if (auto v = p.get("enquire-link")) cols.push_back("enquire_link_interval"), vals.push_back(*v + " seconds");
+  if (auto v = p.get("enquire-link"))
+    cols.push_back("enquire_link_interval"), vals.push_back(*v + " seconds");
   if (p.has("tls")) cols.push_back("tls"), vals.push_back("true");
   if (p.has("disabled")) cols.push_back("enabled"), vals.push_back("false");
   std::string sql = "INSERT INTO sluice.providers (", ph;
@@ -594,7 +631,8 @@ int run_db_command(const std::vector<std::string>& args) {
   if (args[0] == "migrate") {
     try {
       auto done = migrate_verbose(dsn);
-      if (done.empty()) std::cout << "schema is up to date (" << migrations().size() << " migrations)\n";
+      if (done.empty())
+        std::cout << "schema is up to date (" << migrations().size() << " migrations)\n";
       for (const auto& m : done) std::cout << "applied " << m << "\n";
     } catch (const std::exception& e) {
       return fail("migration failed: " + first_line(e.what()));
@@ -605,7 +643,9 @@ int run_db_command(const std::vector<std::string>& args) {
     try {
       bool ok = true;
       for (const auto& m : migration_status(dsn)) {
-        std::string st = !m.applied ? "pending" : m.checksum_ok ? "applied " + m.applied_at : "CHANGED after it was applied";
+        std::string st = !m.applied      ? "pending"
+                         : m.checksum_ok ? "applied " + m.applied_at
+                                         : "CHANGED after it was applied";
         ok = ok && m.applied && m.checksum_ok;
         char num[8];
         std::snprintf(num, sizeof num, "%03d", m.version);
@@ -630,13 +670,16 @@ int run_config_command(const std::vector<std::string>& args) {
   if (args[0] == "show") {
     if (!parse_flags(args, 1, {{"pg", true}, {"cache", true}, {"json", false}}, p, error))
       return usage_error(kConfigUsage, error);
-    if (!p.positional.empty()) return usage_error(kConfigUsage, "unexpected argument " + p.positional[0]);
+    if (!p.positional.empty())
+      return usage_error(kConfigUsage, "unexpected argument " + p.positional[0]);
     return config_show(p);
   }
   if (args[0] == "watch") {
-    if (!parse_flags(args, 1, {{"pg", true}, {"cache", true}, {"stage", true}, {"instance", true}}, p, error))
+    if (!parse_flags(args, 1, {{"pg", true}, {"cache", true}, {"stage", true}, {"instance", true}},
+                     p, error))
       return usage_error(kConfigUsage, error);
-    if (!p.positional.empty()) return usage_error(kConfigUsage, "unexpected argument " + p.positional[0]);
+    if (!p.positional.empty())
+      return usage_error(kConfigUsage, "unexpected argument " + p.positional[0]);
     return config_watch(p);
   }
   return usage_error(kConfigUsage, "unknown subcommand " + args[0]);
@@ -667,7 +710,8 @@ int run_customer_command(const std::vector<std::string>& args) {
     return customer_add(p);
   }
   if (args[0] == "passwd") {
-    if (!parse_flags(args, 1, {{"pg", true}, {"password", true}, {"password-stdin", false}}, p, error))
+    if (!parse_flags(args, 1, {{"pg", true}, {"password", true}, {"password-stdin", false}}, p,
+                     error))
       return usage_error(kCustomerUsage, error);
     return customer_passwd(p);
   }

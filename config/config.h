@@ -9,9 +9,9 @@
 // long as they need a consistent view; they never block on the database.
 // When PostgreSQL is unreachable the store keeps serving the last snapshot it
 // loaded, and a copy on disk lets a restart during an outage start anyway.
-#include <boost/asio/ip/address.hpp>
 #include <array>
 #include <atomic>
+#include <boost/asio/ip/address.hpp>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -46,7 +46,7 @@ struct IpRange {
 struct Customer {
   int64_t id = 0;
   std::string system_id;
-  std::string password_hash;  // "$argon2id$..." or bcrypt "$2a$/$2b$..."; see password.h
+  std::string password_hash;            // "$argon2id$..." or bcrypt "$2a$/$2b$..."; see password.h
   std::vector<IpRange> allowed_ranges;  // empty: any source address
   int max_binds = 0;
   double ingress_mps = 0;
@@ -91,7 +91,7 @@ std::optional<Provider::BindMode> parse_bind_mode(std::string_view);
 struct Route {
   int64_t id = 0;
   std::optional<int64_t> customer_id;  // empty: all customers
-  std::string prefix;                   // digits only; empty: default route
+  std::string prefix;                  // digits only; empty: default route
   int priority = 0;
   int64_t provider_id = 0;
   int weight = 0;
@@ -174,7 +174,7 @@ class ConfigStore {
 
   // Register before start(). Called after each swap on the store's thread (or
   // once from start() itself when it falls back to the copy on disk). Keep them
-  // quick: the next reload waits for them.
+  // quick, since the next reload waits for them, and never call stop() from one.
   void on_change(std::function<void(std::shared_ptr<const Snapshot>)> cb);
   void on_state_change(std::function<void(State)> cb);
 

@@ -6,9 +6,12 @@
 namespace sluice::config {
 
 namespace {
-constexpr const char* kDevDsn = "host=127.0.0.1 port=15432 dbname=sluice user=sluice password=sluice";
+constexpr const char* kDevDsn =
+    "host=127.0.0.1 port=15432 dbname=sluice user=sluice password=sluice";
 
-bool is_uri(const std::string& dsn) { return dsn.rfind("postgresql://", 0) == 0 || dsn.rfind("postgres://", 0) == 0; }
+bool is_uri(const std::string& dsn) {
+  return dsn.rfind("postgresql://", 0) == 0 || dsn.rfind("postgres://", 0) == 0;
+}
 }  // namespace
 
 std::string resolve_dsn(const std::optional<std::string>& flag) {
@@ -22,7 +25,7 @@ std::string with_timeouts(const std::string& dsn) {
   // settings bound a query on a connection whose peer vanished without a FIN,
   // which otherwise hangs for the kernel's retransmission timeout (~15 min).
   static const std::pair<const char*, const char*> kDefaults[] = {
-      {"connect_timeout", "3"},    {"keepalives", "1"},       {"keepalives_idle", "5"},
+      {"connect_timeout", "3"},     {"keepalives", "1"},       {"keepalives_idle", "5"},
       {"keepalives_interval", "2"}, {"keepalives_count", "3"}, {"tcp_user_timeout", "10000"},
   };
   std::string out = dsn;

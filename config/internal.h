@@ -9,7 +9,6 @@
 
 #include "config/config.h"
 
-
 namespace sluice::config {
 
 // Appends to s.rejected and logs it at warn (never a secret: callers pass only

@@ -39,7 +39,8 @@ I get_int(const pqxx::row& r, int col, const char* name) {
 
 std::chrono::seconds get_seconds(const pqxx::row& r, int col, const char* name) {
   double d = get<double>(r, col, name);
-  if (!std::isfinite(d) || std::fabs(d) > 1e12) throw BadValue(std::string(name) + " is out of range");
+  if (!std::isfinite(d) || std::fabs(d) > 1e12)
+    throw BadValue(std::string(name) + " is out of range");
   return std::chrono::seconds(static_cast<int64_t>(std::llround(d)));
 }
 
@@ -85,7 +86,8 @@ Snapshot load_snapshot(pqxx::connection_base& conn) {
 
   for (const auto& r : tx.exec(
            "SELECT id, system_id, password_hash, array_to_json(allowed_ranges)::text, max_binds, "
-           "ingress_mps::float8, extract(epoch FROM default_validity)::float8, dlr_enabled, dlr_per_message, enabled "
+           "ingress_mps::float8, extract(epoch FROM default_validity)::float8, dlr_enabled, "
+           "dlr_per_message, enabled "
            "FROM sluice.customers ORDER BY id")) {
     try {
       Customer c;
@@ -105,10 +107,11 @@ Snapshot load_snapshot(pqxx::connection_base& conn) {
     }
   }
 
-  for (const auto& r : tx.exec(
-           "SELECT id, name, host, port, tls, system_id, password, system_type, bind_mode, binds, window_size, "
-           "mps::float8, extract(epoch FROM enquire_link_interval)::float8, coalesce(source_addr_override, ''), "
-           "default_data_coding, enabled FROM sluice.providers ORDER BY id")) {
+  for (const auto& r : tx.exec("SELECT id, name, host, port, tls, system_id, password, "
+                               "system_type, bind_mode, binds, window_size, "
+                               "mps::float8, extract(epoch FROM enquire_link_interval)::float8, "
+                               "coalesce(source_addr_override, ''), "
+                               "default_data_coding, enabled FROM sluice.providers ORDER BY id")) {
     try {
       Provider p;
       p.id = get<int64_t>(r, 0, "id");
@@ -120,7 +123,8 @@ Snapshot load_snapshot(pqxx::connection_base& conn) {
       p.password = get<std::string>(r, 6, "password");
       p.system_type = get<std::string>(r, 7, "system_type");
       auto mode = parse_bind_mode(get<std::string>(r, 8, "bind_mode"));
-      if (!mode) throw BadValue("bind_mode must be transmitter, transceiver or transmitter_receiver");
+      if (!mode)
+        throw BadValue("bind_mode must be transmitter, transceiver or transmitter_receiver");
       p.bind_mode = *mode;
       p.binds = get_int<int>(r, 9, "binds");
       p.window = get_int<int>(r, 10, "window_size");
@@ -154,7 +158,8 @@ Snapshot load_snapshot(pqxx::connection_base& conn) {
     }
   }
 
-  for (const auto& r : tx.exec("SELECT id, number, customer_id FROM sluice.mo_numbers ORDER BY id")) {
+  for (const auto& r :
+       tx.exec("SELECT id, number, customer_id FROM sluice.mo_numbers ORDER BY id")) {
     try {
       MoNumber m;
       m.id = get<int64_t>(r, 0, "id");

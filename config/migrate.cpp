@@ -43,9 +43,11 @@ struct Applied {
 std::map<int, Applied> read_applied(pqxx::connection& c) {
   std::map<int, Applied> out;
   pqxx::read_transaction tx(c);
-  auto exists = tx.exec1("SELECT to_regclass('sluice.schema_migrations') IS NOT NULL")[0].as<bool>();
+  auto exists =
+      tx.exec1("SELECT to_regclass('sluice.schema_migrations') IS NOT NULL")[0].as<bool>();
   if (!exists) return out;
-  for (const auto& r : tx.exec("SELECT version, name, checksum, applied_at::text FROM sluice.schema_migrations"))
+  for (const auto& r :
+       tx.exec("SELECT version, name, checksum, applied_at::text FROM sluice.schema_migrations"))
     out[r[0].as<int>()] = {r[1].as<std::string>(), r[2].as<std::string>(), r[3].as<std::string>()};
   return out;
 }
@@ -64,7 +66,8 @@ const std::vector<Migration>& migrations() {
       m.checksum = sha256_hex(m.sql);
       v.push_back(std::move(m));
     }
-    std::sort(v.begin(), v.end(), [](const Migration& a, const Migration& b) { return a.version < b.version; });
+    std::sort(v.begin(), v.end(),
+              [](const Migration& a, const Migration& b) { return a.version < b.version; });
     return v;
   }();
   return all;
@@ -96,17 +99,20 @@ std::vector<std::string> migrate_verbose(const std::string& dsn) {
       if (it != applied.end()) {
         if (it->second.checksum != m.checksum)
           throw std::runtime_error("migration " + std::to_string(m.version) + " (" + m.name + ")" +
-                                   " was changed after it was applied (database checksum " + it->second.checksum +
-                                   ", embedded " + m.checksum + "); add a new migration instead");
+                                   " was changed after it was applied (database checksum " +
+                                   it->second.checksum + ", embedded " + m.checksum +
+                                   "); add a new migration instead");
         continue;
       }
       if (m.version < newest_applied)
-        log::warn("applying a migration older than the newest applied one",
-                  {{"migration", std::to_string(m.version)}, {"newest", std::to_string(newest_applied)}});
+        log::warn(
+            "applying a migration older than the newest applied one",
+            {{"migration", std::to_string(m.version)}, {"newest", std::to_string(newest_applied)}});
       pqxx::work w(*conn, "migration");
       w.exec(m.sql);
-      w.exec_params("INSERT INTO sluice.schema_migrations (version, name, checksum) VALUES ($1, $2, $3)", m.version,
-                    m.name, m.checksum);
+      w.exec_params(
+          "INSERT INTO sluice.schema_migrations (version, name, checksum) VALUES ($1, $2, $3)",
+          m.version, m.name, m.checksum);
       w.commit();
       log::info("migration applied", {{"version", std::to_string(m.version)}, {"name", m.name}});
       char num[16];
@@ -134,7 +140,9 @@ std::vector<std::string> migrate_verbose(const std::string& dsn) {
   return done;
 }
 
-void migrate(const std::string& dsn) { migrate_verbose(dsn); }
+void migrate(const std::string& dsn) {
+  migrate_verbose(dsn);
+}
 
 std::vector<MigrationStatus> migration_status(const std::string& dsn) {
   auto conn = connect(dsn);
@@ -145,11 +153,13 @@ std::vector<MigrationStatus> migration_status(const std::string& dsn) {
     if (it == applied.end()) {
       out.push_back({m.version, m.name, false, true, ""});
     } else {
-      out.push_back({m.version, m.name, true, it->second.checksum == m.checksum, it->second.applied_at});
+      out.push_back(
+          {m.version, m.name, true, it->second.checksum == m.checksum, it->second.applied_at});
       applied.erase(it);
     }
   }
-  for (const auto& [version, a] : applied) out.push_back({version, a.name + " (unknown to this binary)", true, false, a.applied_at});
+  for (const auto& [version, a] : applied)
+    out.push_back({version, a.name + " (unknown to this binary)", true, false, a.applied_at});
   return out;
 }
 

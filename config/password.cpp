@@ -31,8 +31,12 @@ void ensure_sodium() {
   if (rc < 0) throw std::runtime_error("libsodium failed to initialise");
 }
 
-bool is_b64(char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '+' || c == '/'; }
-bool is_bcrypt64(char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '/'; }
+bool is_b64(char c) {
+  return std::isalnum(static_cast<unsigned char>(c)) || c == '+' || c == '/';
+}
+bool is_bcrypt64(char c) {
+  return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '/';
+}
 
 bool take(std::string_view& s, std::string_view lit) {
   if (s.substr(0, lit.size()) != lit) return false;
@@ -54,13 +58,17 @@ std::size_t take_run(std::string_view& s, bool (*ok)(char)) {
   return n;
 }
 
-bool is_argon2id(std::string_view h) { return h.substr(0, 10) == "$argon2id$"; }
-bool is_bcrypt(std::string_view h) { return h.substr(0, 4) == "$2a$" || h.substr(0, 4) == "$2b$"; }
+bool is_argon2id(std::string_view h) {
+  return h.substr(0, 10) == "$argon2id$";
+}
+bool is_bcrypt(std::string_view h) {
+  return h.substr(0, 4) == "$2a$" || h.substr(0, 4) == "$2b$";
+}
 
 std::string check_argon2id(std::string_view s) {
   unsigned long m = 0, t = 0, p = 0;
-  if (!take(s, "$argon2id$v=19$m=") || !take_number(s, m) || !take(s, ",t=") || !take_number(s, t) ||
-      !take(s, ",p=") || !take_number(s, p) || !take(s, "$"))
+  if (!take(s, "$argon2id$v=19$m=") || !take_number(s, m) || !take(s, ",t=") ||
+      !take_number(s, t) || !take(s, ",p=") || !take_number(s, p) || !take(s, "$"))
     return "malformed argon2id hash";
   if (take_run(s, is_b64) < 11 || !take(s, "$") || take_run(s, is_b64) < 16 || !s.empty())
     return "malformed argon2id hash";
@@ -68,9 +76,11 @@ std::string check_argon2id(std::string_view s) {
     return "argon2id memory cost " + std::to_string(m) + " KiB is above the limit of " +
            std::to_string(kMaxArgonMemKiB) + " KiB";
   if (t < 1 || t > kMaxArgonTime)
-    return "argon2id time cost " + std::to_string(t) + " is outside 1.." + std::to_string(kMaxArgonTime);
+    return "argon2id time cost " + std::to_string(t) + " is outside 1.." +
+           std::to_string(kMaxArgonTime);
   if (p < 1 || p > kMaxArgonLanes)
-    return "argon2id parallelism " + std::to_string(p) + " is outside 1.." + std::to_string(kMaxArgonLanes);
+    return "argon2id parallelism " + std::to_string(p) + " is outside 1.." +
+           std::to_string(kMaxArgonLanes);
   if (m < 8 * p) return "argon2id memory cost is below 8 KiB per lane";
   return {};
 }
@@ -84,8 +94,8 @@ std::string check_bcrypt(std::string_view s) {
   s.remove_prefix(3);
   if (take_run(s, is_bcrypt64) != 53) return "malformed bcrypt hash";
   if (cost < kMinBcryptCost || cost > kMaxBcryptCost)
-    return "bcrypt cost " + std::to_string(cost) + " is outside " + std::to_string(kMinBcryptCost) + ".." +
-           std::to_string(kMaxBcryptCost);
+    return "bcrypt cost " + std::to_string(cost) + " is outside " + std::to_string(kMinBcryptCost) +
+           ".." + std::to_string(kMaxBcryptCost);
   return {};
 }
 
@@ -100,7 +110,8 @@ std::string check_password_hash(std::string_view h) {
 bool verify_password(std::string_view stored_hash, std::string_view password) {
   ensure_sodium();
   // Both libraries take C strings: an embedded NUL would silently truncate.
-  if (password.find('\0') != std::string_view::npos || stored_hash.find('\0') != std::string_view::npos)
+  if (password.find('\0') != std::string_view::npos ||
+      stored_hash.find('\0') != std::string_view::npos)
     return false;
   if (!check_password_hash(stored_hash).empty()) return false;
   const std::string pw(password);
@@ -112,7 +123,8 @@ bool verify_password(std::string_view stored_hash, std::string_view password) {
   // crypt_data is about 32 KiB: too big for a worker's stack to take lightly.
   auto data = std::make_unique<crypt_data>();
   const char* out = crypt_r(pw.c_str(), hash.c_str(), data.get());
-  bool ok = out != nullptr && std::strlen(out) == hash.size() && sodium_memcmp(out, hash.data(), hash.size()) == 0;
+  bool ok = out != nullptr && std::strlen(out) == hash.size() &&
+            sodium_memcmp(out, hash.data(), hash.size()) == 0;
   sodium_memzero(data.get(), sizeof(crypt_data));
   return ok;
 }
@@ -130,7 +142,9 @@ PasswordVerifier::PasswordVerifier(std::size_t capacity) : capacity_(capacity ==
   crypto_auth_hmacsha256_keygen(key_);
 }
 
-PasswordVerifier::~PasswordVerifier() { sodium_memzero(key_, sizeof key_); }
+PasswordVerifier::~PasswordVerifier() {
+  sodium_memzero(key_, sizeof key_);
+}
 
 // A keyed MAC rather than a bare sha256, so that a memory dump of the cache
 // does not hand out a fast, unsalted hash of every recent password.
@@ -138,12 +152,14 @@ std::string PasswordVerifier::mac(std::string_view password) const {
   unsigned char out[crypto_auth_hmacsha256_BYTES];
   crypto_auth_hmacsha256_state st;
   crypto_auth_hmacsha256_init(&st, key_, sizeof key_);
-  crypto_auth_hmacsha256_update(&st, reinterpret_cast<const unsigned char*>(password.data()), password.size());
+  crypto_auth_hmacsha256_update(&st, reinterpret_cast<const unsigned char*>(password.data()),
+                                password.size());
   crypto_auth_hmacsha256_final(&st, out);
   return std::string(reinterpret_cast<const char*>(out), sizeof out);
 }
 
-bool PasswordVerifier::verify(std::string_view system_id, std::string_view stored_hash, std::string_view password) {
+bool PasswordVerifier::verify(std::string_view system_id, std::string_view stored_hash,
+                              std::string_view password) {
   std::string key;
   key.reserve(system_id.size() + 1 + stored_hash.size());
   key.append(system_id).push_back('\0');

@@ -54,7 +54,8 @@ class PasswordVerifier {
   unsigned char key_[32];
   mutable std::mutex mu_;
   std::list<std::string> lru_;  // keys, most recent first
-  std::unordered_map<std::string, std::pair<std::string, std::list<std::string>::iterator>> entries_;
+  std::unordered_map<std::string, std::pair<std::string, std::list<std::string>::iterator>>
+      entries_;
   std::size_t hits_ = 0;
 };
 

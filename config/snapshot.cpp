@@ -36,7 +36,8 @@ std::optional<IpRange> IpRange::parse(std::string_view text, std::string* error)
   if (auto slash = text.find('/'); slash != std::string_view::npos) {
     addr_part = text.substr(0, slash);
     std::string_view l = text.substr(slash + 1);
-    if (l.empty() || l.size() > 3 || !std::all_of(l.begin(), l.end(), [](char c) { return c >= '0' && c <= '9'; }))
+    if (l.empty() || l.size() > 3 ||
+        !std::all_of(l.begin(), l.end(), [](char c) { return c >= '0' && c <= '9'; }))
       return fail("bad prefix length in '" + std::string(text) + "'");
     len = std::stoi(std::string(l));
   }
@@ -55,7 +56,8 @@ std::optional<IpRange> IpRange::parse(std::string_view text, std::string* error)
   }
   const int max = r.v6 ? 128 : 32;
   r.prefix_len = len.value_or(max);
-  if (r.prefix_len < 0 || r.prefix_len > max) return fail("prefix length out of range in '" + std::string(text) + "'");
+  if (r.prefix_len < 0 || r.prefix_len > max)
+    return fail("prefix length out of range in '" + std::string(text) + "'");
   for (int bit = r.prefix_len; bit < max; ++bit) {
     if (r.bytes[static_cast<std::size_t>(bit / 8)] & (0x80 >> (bit % 8)))
       return fail("'" + std::string(text) + "' has bits set beyond its prefix length");
@@ -83,19 +85,24 @@ bool IpRange::contains(const boost::asio::ip::address& a) const {
   if (!std::equal(bytes.begin(), bytes.begin() + full, b.begin())) return false;
   if (rest == 0) return true;
   uint8_t mask = static_cast<uint8_t>(0xff << (8 - rest));
-  return (bytes[static_cast<std::size_t>(full)] & mask) == (b[static_cast<std::size_t>(full)] & mask);
+  return (bytes[static_cast<std::size_t>(full)] & mask) ==
+         (b[static_cast<std::size_t>(full)] & mask);
 }
 
 bool Customer::allows(const boost::asio::ip::address& addr) const {
   if (allowed_ranges.empty()) return true;
-  return std::any_of(allowed_ranges.begin(), allowed_ranges.end(), [&](const IpRange& r) { return r.contains(addr); });
+  return std::any_of(allowed_ranges.begin(), allowed_ranges.end(),
+                     [&](const IpRange& r) { return r.contains(addr); });
 }
 
 const char* bind_mode_name(Provider::BindMode m) {
   switch (m) {
-    case Provider::BindMode::transmitter: return "transmitter";
-    case Provider::BindMode::transceiver: return "transceiver";
-    case Provider::BindMode::transmitter_receiver: return "transmitter_receiver";
+    case Provider::BindMode::transmitter:
+      return "transmitter";
+    case Provider::BindMode::transceiver:
+      return "transceiver";
+    case Provider::BindMode::transmitter_receiver:
+      return "transmitter_receiver";
   }
   return "transceiver";
 }
@@ -109,10 +116,14 @@ std::optional<Provider::BindMode> parse_bind_mode(std::string_view s) {
 
 const char* state_name(State s) {
   switch (s) {
-    case State::empty: return "empty";
-    case State::from_cache: return "from_cache";
-    case State::live: return "live";
-    case State::stale: return "stale";
+    case State::empty:
+      return "empty";
+    case State::from_cache:
+      return "from_cache";
+    case State::live:
+      return "live";
+    case State::stale:
+      return "stale";
   }
   return "empty";
 }
@@ -165,12 +176,14 @@ const Customer* Snapshot::customer_by_system_id(std::string_view sid) const {
 
 const Customer* Snapshot::customer_by_id(int64_t id) const {
   bool ok = index && index->customers == customers.size();
-  return lookup(customers, ok ? &index->customer_by_id : nullptr, id, [&](const Customer& c) { return c.id == id; });
+  return lookup(customers, ok ? &index->customer_by_id : nullptr, id,
+                [&](const Customer& c) { return c.id == id; });
 }
 
 const Provider* Snapshot::provider_by_id(int64_t id) const {
   bool ok = index && index->providers == providers.size();
-  return lookup(providers, ok ? &index->provider_by_id : nullptr, id, [&](const Provider& p) { return p.id == id; });
+  return lookup(providers, ok ? &index->provider_by_id : nullptr, id,
+                [&](const Provider& p) { return p.id == id; });
 }
 
 const Provider* Snapshot::provider_by_name(std::string_view name) const {
@@ -194,7 +207,8 @@ const Customer* Snapshot::owner_of_mo(std::string_view msisdn) const {
     }
   } else {
     for (const auto& m : mo_numbers) {
-      if (!m.prefix_or_number.empty() && msisdn.substr(0, m.prefix_or_number.size()) == m.prefix_or_number &&
+      if (!m.prefix_or_number.empty() &&
+          msisdn.substr(0, m.prefix_or_number.size()) == m.prefix_or_number &&
           (!best || m.prefix_or_number.size() > best->prefix_or_number.size()))
         best = &m;
     }
@@ -215,14 +229,16 @@ bool digits(std::string_view s) {
 }
 bool provider_name_ok(std::string_view s) {
   if (s.empty() || s.size() > 40) return false;
-  auto ok = [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-'; };
+  auto ok = [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
+  };
   return std::all_of(s.begin(), s.end(), ok) && s.front() != '-' && s.front() != '_';
 }
 bool host_ok(std::string_view s) {
   if (s.empty() || s.size() > 253 || s.front() == '-' || s.front() == '.') return false;
   auto ok = [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '-' ||
-           c == ':';
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+           c == '-' || c == ':';
   };
   return std::all_of(s.begin(), s.end(), ok);
 }
@@ -235,7 +251,8 @@ std::string check_customer(const Customer& c) {
   if (c.system_id.empty() || c.system_id.size() > 15 || !printable(c.system_id))
     return "system_id must be 1 to 15 printable ASCII characters";
   if (auto why = check_password_hash(c.password_hash); !why.empty()) return why;
-  if (!within(c.max_binds, 1, 1000)) return "max_binds " + std::to_string(c.max_binds) + " is outside 1..1000";
+  if (!within(c.max_binds, 1, 1000))
+    return "max_binds " + std::to_string(c.max_binds) + " is outside 1..1000";
   if (!std::isfinite(c.ingress_mps) || c.ingress_mps <= 0 || c.ingress_mps > 1e6)
     return "ingress_mps must be above 0 and at most 1000000";
   if (!within<int64_t>(c.default_validity.count(), 1, 30 * 86400))
@@ -244,17 +261,21 @@ std::string check_customer(const Customer& c) {
 }
 
 std::string check_provider(const Provider& p) {
-  if (!provider_name_ok(p.name)) return "name must be 1 to 40 of a-z 0-9 _ - (it names a Kafka topic)";
+  if (!provider_name_ok(p.name))
+    return "name must be 1 to 40 of a-z 0-9 _ - (it names a Kafka topic)";
   if (!host_ok(p.host)) return "host is not a host name or IP address";
   if (p.port == 0) return "port must be 1..65535";
   if (p.system_id.empty() || p.system_id.size() > 15 || !printable(p.system_id))
     return "system_id must be 1 to 15 printable ASCII characters";
-  if (p.password.size() > 8 || !printable(p.password)) return "password must be at most 8 printable ASCII characters";
+  if (p.password.size() > 8 || !printable(p.password))
+    return "password must be at most 8 printable ASCII characters";
   if (p.system_type.size() > 12 || !printable(p.system_type))
     return "system_type must be at most 12 printable ASCII characters";
   if (!within(p.binds, 1, 64)) return "binds " + std::to_string(p.binds) + " is outside 1..64";
-  if (!within(p.window, 1, 1000)) return "window " + std::to_string(p.window) + " is outside 1..1000";
-  if (!std::isfinite(p.mps) || p.mps <= 0 || p.mps > 100000) return "mps must be above 0 and at most 100000";
+  if (!within(p.window, 1, 1000))
+    return "window " + std::to_string(p.window) + " is outside 1..1000";
+  if (!std::isfinite(p.mps) || p.mps <= 0 || p.mps > 100000)
+    return "mps must be above 0 and at most 100000";
   if (!within<int64_t>(p.enquire_link_interval.count(), 5, 3600))
     return "enquire_link_interval must be between 5 seconds and 1 hour";
   if (p.source_addr_override.size() > 20 || !printable(p.source_addr_override))
@@ -264,8 +285,10 @@ std::string check_provider(const Provider& p) {
 
 std::string check_route(const Route& r) {
   if (r.prefix.size() > 20 || !digits(r.prefix)) return "prefix must be at most 20 digits";
-  if (!within(r.priority, 0, 1000000)) return "priority " + std::to_string(r.priority) + " is outside 0..1000000";
-  if (!within(r.weight, 0, 10000)) return "weight " + std::to_string(r.weight) + " is outside 0..10000";
+  if (!within(r.priority, 0, 1000000))
+    return "priority " + std::to_string(r.priority) + " is outside 0..1000000";
+  if (!within(r.weight, 0, 10000))
+    return "weight " + std::to_string(r.weight) + " is outside 0..10000";
   if (!within(r.failover_order, 0, 1000))
     return "failover_order " + std::to_string(r.failover_order) + " is outside 0..1000";
   return {};
@@ -278,7 +301,8 @@ std::string check_mo(const MoNumber& m) {
 }
 
 std::string safe_key(std::string_view preferred, int64_t id) {
-  if (!preferred.empty() && preferred.size() <= 64 && printable(preferred)) return std::string(preferred);
+  if (!preferred.empty() && preferred.size() <= 64 && printable(preferred))
+    return std::string(preferred);
   return "id=" + std::to_string(id);
 }
 
@@ -338,11 +362,13 @@ void validate(Snapshot& s) {
   for (auto& r : s.routes) {
     std::string why = check_route(r);
     if (why.empty() && !provider_ids.count(r.provider_id))
-      why = bad_providers.count(r.provider_id) ? "provider " + std::to_string(r.provider_id) + " was rejected"
-                                               : "no provider with id " + std::to_string(r.provider_id);
+      why = bad_providers.count(r.provider_id)
+                ? "provider " + std::to_string(r.provider_id) + " was rejected"
+                : "no provider with id " + std::to_string(r.provider_id);
     if (why.empty() && r.customer_id) why = customer_ref(*r.customer_id);
     if (why.empty() && route_ids.count(r.id)) why = "duplicate id";
-    if (why.empty() && !route_keys.emplace(r.customer_id.value_or(-1), r.prefix, r.provider_id).second)
+    if (why.empty() &&
+        !route_keys.emplace(r.customer_id.value_or(-1), r.prefix, r.provider_id).second)
       why = "duplicate of another route (same customer, prefix and provider)";
     if (!why.empty()) {
       reject_row(s, "routes", "id=" + std::to_string(r.id), why);

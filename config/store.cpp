@@ -24,7 +24,8 @@ constexpr std::chrono::milliseconds kFirstBackoff{250};
 
 class Listener final : public pqxx::notification_receiver {
  public:
-  Listener(pqxx::connection_base& c, bool& flag) : pqxx::notification_receiver(c, kChannel), flag_(flag) {}
+  Listener(pqxx::connection_base& c, bool& flag)
+      : pqxx::notification_receiver(c, kChannel), flag_(flag) {}
   void operator()(const std::string&, int) override { flag_ = true; }
 
  private:
@@ -43,6 +44,15 @@ struct Session {
     conn.reset();
   }
 };
+
+// libpq's messages span lines ("...failed: Connection refused\n\tIs the server
+// running...?"); the first line says it in a log line.
+std::string first_line(const char* what) {
+  std::string s(what);
+  s = s.substr(0, s.find('\n'));
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.pop_back();
+  return s;
+}
 
 std::string host_name() {
   char buf[256] = {};
@@ -146,7 +156,8 @@ struct ConfigStore::Impl {
     pollfd p{wake[0], POLLIN, 0};
     auto until = std::chrono::steady_clock::now() + d;
     while (!stopping.load()) {
-      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - std::chrono::steady_clock::now());
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+          until - std::chrono::steady_clock::now());
       if (left.count() <= 0) return true;
       ::poll(&p, 1, static_cast<int>(left.count()));
     }
@@ -163,10 +174,13 @@ struct ConfigStore::Impl {
     try {
       pqxx::work w(c, "config_applied");
       w.exec_params(
-          "INSERT INTO sluice.config_applied (stage, instance, version, state, rejected, applied_at) "
+          "INSERT INTO sluice.config_applied (stage, instance, version, state, rejected, "
+          "applied_at) "
           "VALUES ($1, $2, $3, $4, $5, now()) ON CONFLICT (stage, instance) DO UPDATE SET "
-          "version = EXCLUDED.version, state = EXCLUDED.state, rejected = EXCLUDED.rejected, applied_at = now()",
-          opt.stage, opt.instance, s.version, state_name(state.load()), static_cast<int>(s.rejected.size()));
+          "version = EXCLUDED.version, state = EXCLUDED.state, rejected = EXCLUDED.rejected, "
+          "applied_at = now()",
+          opt.stage, opt.instance, s.version, state_name(state.load()),
+          static_cast<int>(s.rejected.size()));
       w.commit();
     } catch (const pqxx::broken_connection&) {
       throw;
@@ -192,7 +206,10 @@ struct ConfigStore::Impl {
     auto cur = snap.load();
     if (db_snapshot && loaded.version == cur->version) {
       // A repeated notification, or a reconnect to an unchanged database.
-      set_state(State::live);
+      if (state.load() != State::live) {
+        set_state(State::live);
+        report_applied(c, *cur);
+      }
       return;
     }
     auto s = std::make_shared<const Snapshot>(std::move(loaded));
@@ -227,13 +244,15 @@ struct ConfigStore::Impl {
       }
       int fd = s.conn->sock();
       if (fd < 0) throw pqxx::broken_connection("connection closed");
-      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(next_check - std::chrono::steady_clock::now());
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+          next_check - std::chrono::steady_clock::now());
       pollfd p[2] = {{fd, POLLIN, 0}, {wake[0], POLLIN, 0}};
       int n = ::poll(p, 2, static_cast<int>(std::max<int64_t>(0, left.count())));
       if (stopping.load()) return;
       if (n < 0 && errno != EINTR) throw std::runtime_error("poll failed");
       bool check = std::chrono::steady_clock::now() >= next_check;
-      if (n > 0 && (p[0].revents & (POLLERR | POLLHUP | POLLNVAL))) throw pqxx::broken_connection("connection lost");
+      if (n > 0 && (p[0].revents & (POLLERR | POLLHUP | POLLNVAL)))
+        throw pqxx::broken_connection("connection lost");
       if (n > 0 && (p[0].revents & POLLIN)) {
         // Readable but no notification (a notice, or end of stream): a query
         // tells a live connection from a dead one.
@@ -261,7 +280,9 @@ struct ConfigStore::Impl {
         s.listener = std::make_unique<Listener>(*s.conn, s.notified);
         reload(*s.conn);
         s.notified = false;
-        if (down) log::info("config database reachable again", {{"version", std::to_string(snap.load()->version)}});
+        if (down)
+          log::info("config database available again",
+                    {{"version", std::to_string(snap.load()->version)}});
         down = false;
         backoff = kFirstBackoff;
         first_attempt_finished();
@@ -270,12 +291,13 @@ struct ConfigStore::Impl {
         if (stopping.load()) break;
         State st = state.load();
         if (!down) {
-          log::warn("config database unreachable; serving the last configuration loaded",
-                    {{"error", e.what()}, {"state", st == State::live ? "stale" : state_name(st)},
+          log::warn("config database unavailable; serving the last configuration loaded",
+                    {{"error", first_line(e.what())},
+                     {"state", st == State::live ? "stale" : state_name(st)},
                      {"version", std::to_string(snap.load()->version)}});
           down = true;
         } else {
-          log::debug("config database still unreachable", {{"error", e.what()}});
+          log::debug("config database still unavailable", {{"error", first_line(e.what())}});
         }
         if (st == State::live) set_state(State::stale);
         if (st == State::empty) use_cache_once();
@@ -289,7 +311,9 @@ struct ConfigStore::Impl {
 
 ConfigStore::ConfigStore(StoreOptions o) : impl_(std::make_unique<Impl>(std::move(o))) {}
 
-ConfigStore::~ConfigStore() { stop(); }
+ConfigStore::~ConfigStore() {
+  stop();
+}
 
 void ConfigStore::start() {
   if (impl_->started) return;
@@ -297,7 +321,8 @@ void ConfigStore::start() {
   impl_->thread = std::thread([this] { impl_->run(); });
   {
     std::unique_lock lock(impl_->start_mu);
-    impl_->start_cv.wait_for(lock, impl_->opt.start_wait, [&] { return impl_->first_attempt_done; });
+    impl_->start_cv.wait_for(lock, impl_->opt.start_wait,
+                             [&] { return impl_->first_attempt_done; });
   }
   // The database did not answer in time (a host that drops packets): serve
   // the copy on disk now rather than nothing.
@@ -312,9 +337,15 @@ void ConfigStore::stop() {
   impl_->thread.join();
 }
 
-std::shared_ptr<const Snapshot> ConfigStore::current() const { return impl_->snap.load(); }
-State ConfigStore::state() const { return impl_->state.load(); }
-int64_t ConfigStore::version() const { return impl_->snap.load()->version; }
+std::shared_ptr<const Snapshot> ConfigStore::current() const {
+  return impl_->snap.load();
+}
+State ConfigStore::state() const {
+  return impl_->state.load();
+}
+int64_t ConfigStore::version() const {
+  return impl_->snap.load()->version;
+}
 
 void ConfigStore::on_change(std::function<void(std::shared_ptr<const Snapshot>)> cb) {
   std::lock_guard lock(impl_->publish_mu);

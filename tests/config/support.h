@@ -80,7 +80,8 @@ struct RunResult {
 inline RunResult run(const std::vector<std::string>& argv, const std::string& input = "",
                      const std::vector<std::string>& env = {}) {
   int in[2], out[2], err[2];
-  if (::pipe2(in, O_CLOEXEC) || ::pipe2(out, O_CLOEXEC) || ::pipe2(err, O_CLOEXEC)) throw std::runtime_error("pipe");
+  if (::pipe2(in, O_CLOEXEC) || ::pipe2(out, O_CLOEXEC) || ::pipe2(err, O_CLOEXEC))
+    throw std::runtime_error("pipe");
   pid_t pid = ::fork();
   if (pid == 0) {
     ::dup2(in[0], 0);
@@ -130,8 +131,9 @@ inline RunResult psql(const std::string& dsn, const std::string& sql) {
 inline std::string test_dsn() {
   const char* d = std::getenv("SLUICE_TEST_PG_DSN");
   if (!d || !*d) {
-    ADD_FAILURE() << "SLUICE_TEST_PG_DSN is not set: these tests need the real PostgreSQL "
-                     "(scripts/postgres start; export SLUICE_TEST_PG_DSN=\"$(scripts/postgres dsn)\")";
+    ADD_FAILURE()
+        << "SLUICE_TEST_PG_DSN is not set: these tests need the real PostgreSQL "
+           "(scripts/postgres start; export SLUICE_TEST_PG_DSN=\"$(scripts/postgres dsn)\")";
     return {};
   }
   return d;
@@ -200,7 +202,8 @@ class PrivatePostgres {
     if (running_) script("stop");
   }
   std::string dsn() const {
-    return "host=127.0.0.1 port=" + std::to_string(port_) + " dbname=sluice user=sluice password=sluice";
+    return "host=127.0.0.1 port=" + std::to_string(port_) +
+           " dbname=sluice user=sluice password=sluice";
   }
   void stop() {
     auto r = script("stop");
@@ -285,7 +288,8 @@ class Child {
         const auto& l = lines_[cursor_++];
         if (l.is_object() && pred(l)) return l;
       }
-      if (cv_.wait_until(lock, deadline) == std::cv_status::timeout && cursor_ >= lines_.size()) return std::nullopt;
+      if (cv_.wait_until(lock, deadline) == std::cv_status::timeout && cursor_ >= lines_.size())
+        return std::nullopt;
     }
   }
 
@@ -293,7 +297,8 @@ class Child {
   std::optional<nlohmann::json> ask(const std::string& command, const std::string& event,
                                     std::chrono::milliseconds timeout = 5s) {
     send(command);
-    return wait_for([&](const nlohmann::json& j) { return j.value("event", "") == event; }, timeout);
+    return wait_for([&](const nlohmann::json& j) { return j.value("event", "") == event; },
+                    timeout);
   }
 
   bool alive() {
@@ -369,7 +374,9 @@ inline std::function<bool(const nlohmann::json&)> is_event(const std::string& ev
 }
 
 inline std::function<bool(const nlohmann::json&)> is_state(const std::string& state) {
-  return [state](const nlohmann::json& j) { return j.value("event", "") == "state" && j.value("state", "") == state; };
+  return [state](const nlohmann::json& j) {
+    return j.value("event", "") == "state" && j.value("state", "") == state;
+  };
 }
 
 inline std::function<bool(const nlohmann::json&)> snapshot_after(int64_t version) {
@@ -380,7 +387,8 @@ inline std::function<bool(const nlohmann::json&)> snapshot_after(int64_t version
 
 // `sluice config watch` on dsn with its cache file.
 inline std::unique_ptr<Child> watch(const std::string& dsn, const std::string& cache) {
-  return std::make_unique<Child>(std::vector<std::string>{SLUICE_BIN, "config", "watch", "--pg", dsn, "--cache", cache});
+  return std::make_unique<Child>(
+      std::vector<std::string>{SLUICE_BIN, "config", "watch", "--pg", dsn, "--cache", cache});
 }
 
 }  // namespace sluice::test

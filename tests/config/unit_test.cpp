@@ -19,7 +19,9 @@ using boost::asio::ip::make_address;
 
 std::string bcrypt(const std::string& pw, int cost) {
   char salt[CRYPT_GENSALT_OUTPUT_SIZE];
-  EXPECT_NE(crypt_gensalt_rn("$2b$", static_cast<unsigned long>(cost), nullptr, 0, salt, sizeof salt), nullptr);
+  EXPECT_NE(
+      crypt_gensalt_rn("$2b$", static_cast<unsigned long>(cost), nullptr, 0, salt, sizeof salt),
+      nullptr);
   crypt_data data{};
   const char* h = crypt_r(pw.c_str(), salt, &data);
   return h ? h : "";
@@ -249,19 +251,27 @@ TEST(Validate, ChecksLimits) {
     validate(s);
     return s.rejected.size();
   };
-  EXPECT_EQ(one([](Snapshot& s) { s.customers[0].max_binds = 0; }), 1u);
-  EXPECT_EQ(one([](Snapshot& s) { s.customers[0].ingress_mps = std::nan(""); }), 1u);
-  EXPECT_EQ(one([](Snapshot& s) { s.customers[0].default_validity = std::chrono::seconds(0); }), 1u);
-  EXPECT_EQ(one([](Snapshot& s) { s.customers[0].system_id = "sixteen-chars-xx"; }), 2u);  // + its MO number
-  EXPECT_EQ(one([](Snapshot& s) { s.customers[1].system_id = "acme"; }), 3u);              // duplicate; + route, MO
-  EXPECT_EQ(one([](Snapshot& s) { s.providers[0].port = 0; }), 3u);                        // + both routes
+  // Counts include what points at the rejected row: acme owns one MO number.
+  EXPECT_EQ(one([](Snapshot& s) { s.customers[0].max_binds = 0; }), 2u);
+  EXPECT_EQ(one([](Snapshot& s) { s.customers[0].ingress_mps = std::nan(""); }), 2u);
+  EXPECT_EQ(one([](Snapshot& s) { s.customers[0].default_validity = std::chrono::seconds(0); }),
+            2u);
+  EXPECT_EQ(one([](Snapshot& s) { s.customers[0].system_id = "sixteen-chars-xx"; }), 2u);
+  EXPECT_EQ(one([](Snapshot& s) { s.customers[1].system_id = "acme"; }),
+            3u);                                                     // duplicate; + route, MO
+  EXPECT_EQ(one([](Snapshot& s) { s.providers[0].port = 0; }), 3u);  // + both routes
   EXPECT_EQ(one([](Snapshot& s) { s.providers[0].password = "ninechars"; }), 3u);
   EXPECT_EQ(one([](Snapshot& s) { s.providers[0].window = 0; }), 3u);
   EXPECT_EQ(one([](Snapshot& s) { s.providers[0].mps = 0; }), 3u);
   EXPECT_EQ(one([](Snapshot& s) { s.providers[0].host = "bad host"; }), 3u);
-  EXPECT_EQ(one([](Snapshot& s) { s.providers[0].enquire_link_interval = std::chrono::seconds(1); }), 3u);
+  EXPECT_EQ(
+      one([](Snapshot& s) { s.providers[0].enquire_link_interval = std::chrono::seconds(1); }), 3u);
   EXPECT_EQ(one([](Snapshot& s) { s.routes[0].weight = -1; }), 1u);
-  EXPECT_EQ(one([](Snapshot& s) { s.routes[1] = s.routes[0]; s.routes[1].id = 5; }), 1u);  // duplicate route
+  EXPECT_EQ(one([](Snapshot& s) {
+              s.routes[1] = s.routes[0];
+              s.routes[1].id = 5;
+            }),
+            1u);  // duplicate route
   EXPECT_EQ(one([](Snapshot& s) { s.mo_numbers[0].prefix_or_number = "+44"; }), 1u);
 }
 
