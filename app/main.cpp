@@ -27,6 +27,7 @@ Stages (each runs until SIGTERM/SIGINT, then drains):
   all          every stage in one process (the quick-run default)
   gateway      SMPP server for customers; submit_sm -> Kafka; DLRs and MO back
   sender       binds to providers, paces and sends sms.out.<provider>; receipts and MO in
+  dlr          joins receipts with sent records, routes MO; sms.deliver for customers
 
 Tools:
   topics       --create | --check the topics in schema/topics.json

@@ -8,6 +8,7 @@
 #include "config/config.h"
 #include "gateway/gateway.h"
 #include "gateway/return_path.h"
+#include "dlr/dlr_stage.h"
 #include "throttle/sender_stage.h"
 #include "common/runtime.h"
 #include "kafka/admin.h"
@@ -17,7 +18,7 @@
 namespace sluice::app {
 
 bool is_stage(const std::string& command) {
-  return command == "all" || command == "gateway" || command == "sender";
+  return command == "all" || command == "gateway" || command == "sender" || command == "dlr";
 }
 
 namespace {
@@ -127,6 +128,18 @@ int run_stages(const StageSettings& s) {
     auto* snd = sender.get();
     rt.on_drain("sender", [snd] { return snd->drain(); });
     rt.on_exit([snd] { snd->stop(); });
+  }
+
+  std::unique_ptr<dlr::DlrStage> dlr_stage;
+  if (runs(s, "dlr")) {
+    dlr::DlrOptions dop;
+    dop.topic_prefix = s.topic_prefix;
+    dop.node = s.node;
+    dlr_stage = std::make_unique<dlr::DlrStage>(ko, producer, config, dop, *rt.registry());
+    dlr_stage->start();
+    auto* d = dlr_stage.get();
+    rt.health()->add_check("dlr", [d] { return CheckResult{d->running(), d->running() ? "consuming" : "stopped"}; });
+    rt.on_exit([d] { d->stop(); });
   }
 
   log::info("sluice starting", {{"command", s.command}, {"node", s.node}, {"kafka", ko.bootstrap}});

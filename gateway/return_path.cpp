@@ -154,6 +154,7 @@ void ReturnPath::stop() {
 void ReturnPath::publish_binds(int64_t customer_id, int receivers) {
   std::string key = std::to_string(customer_id) + "|" + node_name_;
   kafka::Record r{binds_topic_, key, {}, {}};
+  r.tombstone = receivers <= 0;
   if (receivers > 0) {
     records::v1::BindCount bc;
     bc.set_schema_version(1);

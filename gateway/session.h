@@ -228,7 +228,8 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
           shutdown();
           break;
         }
-        if (unbind_sent_ && now - *unbind_sent_ > o.response_timeout) {
+        // Our unbind (a drain) gets a short wait: some clients never answer it.
+        if (unbind_sent_ && now - *unbind_sent_ > std::min<Clock::duration>(o.response_timeout, std::chrono::seconds(3))) {
           shutdown();
           break;
         }

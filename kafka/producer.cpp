@@ -122,8 +122,8 @@ void Producer::produce(Record rec, Callback cb) {
   v.u.mem.size = rec.key.size();
   vus.push_back(v);
   v.vtype = RD_KAFKA_VTYPE_VALUE;
-  v.u.mem.ptr = rec.value.data();
-  v.u.mem.size = rec.value.size();
+  v.u.mem.ptr = rec.tombstone ? nullptr : rec.value.data();
+  v.u.mem.size = rec.tombstone ? 0 : rec.value.size();
   vus.push_back(v);
   v.vtype = RD_KAFKA_VTYPE_MSGFLAGS;
   v.u.i = RD_KAFKA_MSG_F_COPY;

@@ -30,6 +30,7 @@ struct Record {
   std::string value;
   std::vector<std::pair<std::string, std::string>> headers;
   int32_t partition = RD_KAFKA_PARTITION_UA;
+  bool tombstone = false;  // a null value: deletes the key in a compacted topic
 };
 
 struct DeliveryResult {

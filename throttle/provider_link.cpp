@@ -16,7 +16,7 @@
 #include "smpp/frame.h"
 #include "smpp/receipt.h"
 #include "smpp/status.h"
-#include "throttle/join_key.h"
+#include "schema/provider_id.h"
 
 namespace sluice::throttle {
 namespace asio = boost::asio;
@@ -99,8 +99,7 @@ ProviderLink::ProviderLink(asio::io_context& io, config::Provider p, SenderEnv e
       metrics_(metrics),
       bucket_(io.get_executor()),
       wake_(io) {
-  sent_topic_ = schema::topic_name(env_.topic_prefix, "sms.sent");
-  dlr_topic_ = schema::topic_name(env_.topic_prefix, "sms.provider-dlr");
+  events_topic_ = schema::topic_name(env_.topic_prefix, "sms.provider-events");
   mo_topic_ = schema::topic_name(env_.topic_prefix, "sms.mo");
   deliver_topic_ = schema::topic_name(env_.topic_prefix, "sms.deliver");
   refresh_limit();
@@ -560,9 +559,24 @@ void ProviderLink::finish_sent(OutMessage out, uint32_t status, const std::strin
   s.set_expire_at_ms(m.expire_at_ms());
   s.mutable_source()->CopyFrom(m.source());
   s.mutable_dest()->CopyFrom(m.dest());
-  std::string key = status == st::ESME_ROK ? join_key(provider_.id, provider_msg_id) : m.id();
-  // The input's offset is committed only once the sent record is in Kafka.
-  produce_until_ok({sent_topic_, key, s.SerializeAsString(), {}}, std::move(out.done));
+  // One record per join key (schema/provider_id.h): a digits-only id may be
+  // decimal or hex, and the receipt will tell which. A refused submit needs no
+  // join; the DLR stage turns it into the customer's failure receipt at once.
+  std::vector<std::string> keys;
+  if (status == st::ESME_ROK) keys = schema::pid::sent_keys(provider_.id, provider_msg_id);
+  if (keys.empty()) keys.push_back(schema::pid::join_key(provider_.id, "~" + m.id()));
+  records::v1::ProviderEvent ev;
+  ev.set_schema_version(1);
+  *ev.mutable_sent() = std::move(s);
+  std::string value = ev.SerializeAsString();
+  // The input's offset is committed only once every record is in Kafka.
+  auto left = std::make_shared<std::atomic<int>>(static_cast<int>(keys.size()));
+  auto done = std::make_shared<std::function<void()>>(std::move(out.done));
+  for (auto& k : keys) {
+    produce_until_ok({events_topic_, k, value, {}}, [left, done] {
+      if (--*left == 0) (*done)();
+    });
+  }
 }
 
 void ProviderLink::produce_until_ok(kafka::Record rec, std::function<void()> done) {
@@ -619,7 +633,7 @@ void ProviderLink::on_deliver(std::shared_ptr<Bind> b, const smpp::Header& h, co
     std::string text(d.short_message.begin(), d.short_message.end());
     auto parsed = smpp::parse_receipt(text);
     std::string pid;
-    if (auto tid = d.tlvs.cstr(smpp::tlv::receipted_message_id)) pid = *tid;
+    if (auto tid = d.tlvs.cstr(smpp::tlv::receipted_message_id); tid && !tid->empty()) pid = *tid;
     else if (parsed) pid = parsed->id;
     pd.set_provider_message_id(pid);
     if (auto ms = d.tlvs.u8(smpp::tlv::message_state)) pd.set_message_state(*ms);
@@ -628,8 +642,8 @@ void ProviderLink::on_deliver(std::shared_ptr<Bind> b, const smpp::Header& h, co
       pd.set_stat(parsed->stat);
       pd.set_err(parsed->err);
     }
-    key = join_key(provider_.id, pid);
-    topic = dlr_topic_;
+    key = schema::pid::receipt_key(provider_.id, pid);
+    topic = events_topic_;
     metrics_.dlrs->Add({{"provider", provider_.name}}).Increment();
   } else {
     key = d.dest.addr;
@@ -640,7 +654,16 @@ void ProviderLink::on_deliver(std::shared_ptr<Bind> b, const smpp::Header& h, co
   auto self = shared_from_this();
   // deliver_sm_resp only once the receipt or MO is in Kafka; a temporary
   // error otherwise, so that the provider sends it again.
-  env_.producer->produce({topic, key, pd.SerializeAsString(), {}}, [self, b, seq, gen](const kafka::DeliveryResult& r) {
+  std::string value;
+  if (receipt) {
+    records::v1::ProviderEvent ev;
+    ev.set_schema_version(1);
+    *ev.mutable_receipt() = std::move(pd);
+    value = ev.SerializeAsString();
+  } else {
+    value = pd.SerializeAsString();
+  }
+  env_.producer->produce({topic, key, std::move(value), {}}, [self, b, seq, gen](const kafka::DeliveryResult& r) {
     asio::post(self->io_, [self, b, seq, gen, ok = r.ok()] {
       if (!b->connected || b->generation != gen) return;
       self->send_pdu(*b, smpp::make_pdu(smpp::DeliverSmResp{}, seq, ok ? st::ESME_ROK : st::ESME_RX_T_APPN));

@@ -62,7 +62,7 @@ int main(int argc, char** argv) {
       if (i - acked.load() - failed.load() < 100000) break;
       std::this_thread::sleep_for(std::chrono::microseconds(100));
     }
-    char key[32];
+    char key[48];
     std::snprintf(key, sizeof key, "%032ld", i);
     producer.produce({topic, key, value, {}}, [&](const sluice::kafka::DeliveryResult& r) {
       if (r.ok()) ++acked;
