@@ -123,6 +123,10 @@ int run_stages(const StageSettings& s) {
     throttle::SenderOptions so2;
     so2.topic_prefix = s.topic_prefix;
     so2.node = s.node;
+    if (mock) {
+      auto* m = mock.get();
+      so2.create_topic = [m](const schema::TopicSpec& t) { m->create_topic(t.name, t.partitions); };
+    }
     sender = std::make_unique<throttle::SenderStage>(rt.io(), ko, producer, config, so2, *rt.registry());
     sender->start();
     auto* snd = sender.get();

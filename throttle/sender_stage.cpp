@@ -108,7 +108,9 @@ void SenderStage::apply_config(std::shared_ptr<const config::Snapshot> snap) {
       link->update(gone);
     }
   }
-  if (!missing.empty()) {
+  if (!missing.empty() && opts_.create_topic) {
+    for (const auto& t : missing) opts_.create_topic(t);
+  } else if (!missing.empty()) {
     // A new provider gets its outbound topic without an operator step. Admin
     // calls block, so they run on a thread of their own.
     std::thread([kopts = kopts_, missing] {

@@ -15,6 +15,7 @@
 #include <string>
 
 #include "config/config.h"
+#include "schema/topics.h"
 #include "kafka/producer.h"
 #include "kafka/stage_loop.h"
 #include "throttle/provider_link.h"
@@ -27,6 +28,8 @@ struct SenderOptions {
   size_t high_watermark = 5000;  // queued messages per provider before its partitions pause
   size_t low_watermark = 1000;
   std::chrono::seconds response_timeout{30};
+  // Makes a provider's outbound topic; empty: the admin API (a real broker).
+  std::function<void(const schema::TopicSpec&)> create_topic;
 };
 
 class SenderStage {
