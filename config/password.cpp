@@ -158,6 +158,21 @@ std::string PasswordVerifier::mac(std::string_view password) const {
   return std::string(reinterpret_cast<const char*>(out), sizeof out);
 }
 
+bool PasswordVerifier::verify_cached(std::string_view system_id, std::string_view stored_hash,
+                                     std::string_view password) {
+  std::string key;
+  key.reserve(system_id.size() + 1 + stored_hash.size());
+  key.append(system_id).push_back('\0');
+  key.append(stored_hash);
+  const std::string m = mac(password);
+  std::lock_guard lock(mu_);
+  auto it = entries_.find(key);
+  if (it == entries_.end() || sodium_memcmp(it->second.first.data(), m.data(), m.size()) != 0) return false;
+  lru_.splice(lru_.begin(), lru_, it->second.second);
+  ++hits_;
+  return true;
+}
+
 bool PasswordVerifier::verify(std::string_view system_id, std::string_view stored_hash,
                               std::string_view password) {
   std::string key;

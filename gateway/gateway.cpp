@@ -241,16 +241,36 @@ asio::awaitable<Gateway::BindGrant> Gateway::authenticate(const std::string& sys
     record_bind_failure(remote);
     co_return g;
   }
-  if (auth_queue_ >= opts_.max_auth_queue) {
-    g.result = AuthResult::busy;
-    co_return g;
-  }
-  // The slow hash runs on the auth pool; this coroutine resumes on its strand.
-  ++auth_queue_;
   std::string hash = c->password_hash;
-  auto ok = co_await asio::co_spawn(auth_pool_, verify_on_pool(verifier_, system_id, hash, password),
-                                    asio::use_awaitable);
-  --auth_queue_;
+  bool ok = verifier_.verify_cached(system_id, hash, password);
+  if (!ok) {
+    // Binds that arrive together with the same credentials (a customer
+    // opening many sessions at once) share one slow hash instead of queueing one each.
+    std::string key = system_id + '\0' + hash + '\0' + password;
+    auto it = auth_in_flight_.find(key);
+    if (it != auth_in_flight_.end()) {
+      auto flight = it->second;
+      asio::steady_timer t(io_, std::chrono::steady_clock::time_point::max());
+      flight->waiters.push_back(&t);
+      co_await t.async_wait(asio::as_tuple(asio::use_awaitable));
+      ok = flight->ok;
+    } else {
+      if (auth_queue_ >= opts_.max_auth_queue) {
+        g.result = AuthResult::busy;
+        co_return g;
+      }
+      auto flight = std::make_shared<AuthFlight>();
+      auth_in_flight_.emplace(key, flight);
+      // The slow hash runs on the auth pool; this coroutine resumes on its strand.
+      ++auth_queue_;
+      ok = co_await asio::co_spawn(auth_pool_, verify_on_pool(verifier_, system_id, hash, password),
+                                   asio::use_awaitable);
+      --auth_queue_;
+      flight->ok = ok;
+      auth_in_flight_.erase(key);
+      for (auto* w : flight->waiters) w->cancel();
+    }
+  }
   // The snapshot may have changed while we hashed: decide on the newest.
   g.snapshot = config_->current();
   c = g.snapshot->customer_by_system_id(system_id);

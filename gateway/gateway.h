@@ -8,6 +8,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/context.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <chrono>
 #include <cstdint>
@@ -44,7 +45,7 @@ struct GatewayOptions {
   uint32_t max_pdu = 72000;                   // message_payload up to 64 KiB
   size_t max_pending_write = 4 << 20;         // a customer that does not read is cut off
   int auth_threads = 1;
-  int max_auth_queue = 256;  // bind attempts waiting for a password check
+  int max_auth_queue = 1024;  // bind attempts waiting for a password check
   // Failed binds per source address within a minute before further attempts
   // from it are refused without paying for the hash.
   int max_bind_failures_per_minute = 30;
@@ -114,6 +115,11 @@ class Gateway {
   config::PasswordVerifier verifier_;
   boost::asio::thread_pool auth_pool_;
   int auth_queue_ = 0;
+  struct AuthFlight {
+    bool ok = false;
+    std::vector<boost::asio::steady_timer*> waiters;
+  };
+  std::unordered_map<std::string, std::shared_ptr<AuthFlight>> auth_in_flight_;
   MessageIdGenerator ids_;
   std::string submit_topic_;
   std::unique_ptr<boost::asio::ip::tcp::acceptor> acceptor_, tls_acceptor_;
