@@ -26,6 +26,9 @@ constexpr const char* kUsage = R"(usage: sluice <command> [flags]
 Stages (each runs until SIGTERM/SIGINT, then drains):
   all          every stage in one process (the quick-run default)
   gateway      SMPP server for customers; submit_sm -> Kafka; DLRs and MO back
+  assembler    joins the parts of multipart messages (sms.submit -> sms.accepted)
+  router       picks a provider per message; holds what is not yet due; expires the old
+  scheduler    releases held messages (and any record on sms.schedule) at their time
   sender       binds to providers, paces and sends sms.out.<provider>; receipts and MO in
   dlr          joins receipts with sent records, routes MO; sms.deliver for customers
 

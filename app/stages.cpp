@@ -9,6 +9,9 @@
 #include "gateway/gateway.h"
 #include "gateway/return_path.h"
 #include "dlr/dlr_stage.h"
+#include "routing/assembler.h"
+#include "routing/router.h"
+#include "routing/scheduler.h"
 #include "throttle/sender_stage.h"
 #include "common/runtime.h"
 #include "kafka/admin.h"
@@ -18,7 +21,8 @@
 namespace sluice::app {
 
 bool is_stage(const std::string& command) {
-  return command == "all" || command == "gateway" || command == "sender" || command == "dlr";
+  return command == "all" || command == "gateway" || command == "assembler" || command == "router" ||
+         command == "scheduler" || command == "sender" || command == "dlr";
 }
 
 namespace {
@@ -132,6 +136,37 @@ int run_stages(const StageSettings& s) {
     auto* snd = sender.get();
     rt.on_drain("sender", [snd] { return snd->drain(); });
     rt.on_exit([snd] { snd->stop(); });
+  }
+
+  std::unique_ptr<routing::AssemblerStage> assembler;
+  if (runs(s, "assembler")) {
+    routing::AssemblerOptions ao;
+    ao.topic_prefix = s.topic_prefix;
+    ao.node = s.node;
+    assembler = std::make_unique<routing::AssemblerStage>(ko, producer, config, ao, *rt.registry());
+    assembler->start();
+    auto* a = assembler.get();
+    rt.on_exit([a] { a->stop(); });
+  }
+  std::unique_ptr<routing::RouterStage> router;
+  if (runs(s, "router")) {
+    routing::RouterOptions ro2;
+    ro2.topic_prefix = s.topic_prefix;
+    ro2.node = s.node;
+    router = std::make_unique<routing::RouterStage>(ko, producer, config, ro2, *rt.registry());
+    router->start();
+    auto* r = router.get();
+    rt.on_exit([r] { r->stop(); });
+  }
+  std::unique_ptr<routing::SchedulerStage> scheduler;
+  if (runs(s, "scheduler")) {
+    routing::SchedulerOptions sco;
+    sco.topic_prefix = s.topic_prefix;
+    sco.node = s.node;
+    scheduler = std::make_unique<routing::SchedulerStage>(ko, producer, config, sco, *rt.registry());
+    scheduler->start();
+    auto* sc = scheduler.get();
+    rt.on_exit([sc] { sc->stop(); });
   }
 
   std::unique_ptr<dlr::DlrStage> dlr_stage;

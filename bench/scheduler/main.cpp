@@ -63,10 +63,11 @@ struct Result {
 };
 
 [[noreturn]] void usage() {
-  std::fprintf(stderr,
-               "usage: bench-scheduler [--kafka HOST:PORT] [--pg DSN] [--sizes 10000,100000,1000000]\n"
-               "                       [--measured N] [--lead-s S] [--window-s S] [--only kafka|postgres]\n"
-               "  --kafka defaults to $SLUICE_BENCH_KAFKA, --pg to $SLUICE_BENCH_PG_DSN\n");
+  std::fprintf(
+      stderr,
+      "usage: bench-scheduler [--kafka HOST:PORT] [--pg DSN] [--sizes 10000,100000,1000000]\n"
+      "                       [--measured N] [--lead-s S] [--window-s S] [--only kafka|postgres]\n"
+      "  --kafka defaults to $SLUICE_BENCH_KAFKA, --pg to $SLUICE_BENCH_PG_DSN\n");
   std::exit(2);
 }
 
@@ -80,11 +81,16 @@ Options parse(int argc, char** argv) {
       if (i + 1 >= argc) usage();
       return argv[++i];
     };
-    if (a == "--kafka") o.kafka = value();
-    else if (a == "--pg") o.pg = value();
-    else if (a == "--measured") o.measured = std::stoul(value());
-    else if (a == "--lead-s") o.lead_ms = std::stol(value()) * 1000;
-    else if (a == "--window-s") o.window_ms = std::stol(value()) * 1000;
+    if (a == "--kafka")
+      o.kafka = value();
+    else if (a == "--pg")
+      o.pg = value();
+    else if (a == "--measured")
+      o.measured = std::stoul(value());
+    else if (a == "--lead-s")
+      o.lead_ms = std::stol(value()) * 1000;
+    else if (a == "--window-s")
+      o.window_ms = std::stol(value()) * 1000;
     else if (a == "--only") {
       auto v = value();
       o.run_kafka = v == "kafka";
@@ -95,7 +101,8 @@ Options parse(int argc, char** argv) {
       std::stringstream ss(value());
       std::string part;
       while (std::getline(ss, part, ',')) o.sizes.push_back(std::stoul(part));
-    } else usage();
+    } else
+      usage();
   }
   if (o.kafka.empty() || (o.run_pg && o.pg.empty())) usage();
   return o;
@@ -163,8 +170,8 @@ class Bulk {
 // Reads a topic and keeps (timestamp - due) of every measured record.
 class Observer {
  public:
-  Observer(const kafka::KafkaOptions& ko, std::string topic, std::function<std::optional<int64_t>(
-                                                                 const rd_kafka_message_t*)> due_of)
+  Observer(const kafka::KafkaOptions& ko, std::string topic,
+           std::function<std::optional<int64_t>(const rd_kafka_message_t*)> due_of)
       : due_of_(std::move(due_of)) {
     kafka::KafkaOptions k = ko;
     k.extra["fetch.error.backoff.ms"] = "10";
@@ -219,7 +226,8 @@ void summarise(Result& r, std::vector<int64_t> late) {
   r.p50 = at(0.50);
   r.p99 = at(0.99);
   r.max = static_cast<double>(late.back());
-  r.early = static_cast<size_t>(std::count_if(late.begin(), late.end(), [](int64_t l) { return l < 0; }));
+  r.early =
+      static_cast<size_t>(std::count_if(late.begin(), late.end(), [](int64_t l) { return l < 0; }));
 }
 
 // Due times of the measured messages, spread evenly over the window.
@@ -252,7 +260,8 @@ Result run_kafka(const Options& o, size_t n) {
   std::vector<std::string> names;
   for (const auto& s : specs) names.push_back(s.name);
   if (auto p = kafka::create_topics(ko, specs); !p.empty()) {
-    std::fprintf(stderr, "cannot create %s: %s\n", p.front().topic.c_str(), p.front().problem.c_str());
+    std::fprintf(stderr, "cannot create %s: %s\n", p.front().topic.c_str(),
+                 p.front().problem.c_str());
     std::exit(1);
   }
   auto producer = std::make_shared<kafka::Producer>(ko);
@@ -260,8 +269,11 @@ Result run_kafka(const Options& o, size_t n) {
   std::string accepted = prefix + "sms.accepted";
   auto tier_record = [&](const std::string& id, int64_t due) {
     const auto& tier = tiers.for_wait(due - wall_ms());
-    return kafka::Record{tier.topic, id, message_value(id, due),
-                         {{routing::kTimeHeader, std::to_string(due)}, {routing::kTopicHeader, accepted}}};
+    return kafka::Record{
+        tier.topic,
+        id,
+        message_value(id, due),
+        {{routing::kTimeHeader, std::to_string(due)}, {routing::kTopicHeader, accepted}}};
   };
 
   auto load_start = std::chrono::steady_clock::now();
@@ -270,7 +282,8 @@ Result run_kafka(const Options& o, size_t n) {
     std::mt19937_64 rng(2);
     std::uniform_int_distribution<int64_t> far(2 * 3600000LL, 3 * 3600000LL);
     int64_t base = wall_ms();
-    for (size_t i = 0; i < n - r.measured; ++i) bulk.send(tier_record("b" + std::to_string(i), base + far(rng)));
+    for (size_t i = 0; i < n - r.measured; ++i)
+      bulk.send(tier_record("b" + std::to_string(i), base + far(rng)));
     bulk.wait();
   }
   r.load_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - load_start).count();
@@ -281,24 +294,30 @@ Result run_kafka(const Options& o, size_t n) {
   so.node = "bench";
   auto stage = std::make_unique<routing::SchedulerStage>(ko, producer, nullptr, so, registry);
   stage->start();
-  Observer obs(ko, accepted, [](const rd_kafka_message_t* m) -> std::optional<int64_t> {
-    records::v1::Message msg;
-    auto v = kafka::value_of(m);
-    if (!msg.ParseFromArray(v.data(), static_cast<int>(v.size())) || msg.id().empty() || msg.id()[0] != 'm')
-      return std::nullopt;
-    return msg.schedule_at_ms();
-  });
+  // Destroyed before its topic: librdkafka 2.0 can hang destroying a consumer
+  // whose topics are gone.
+  auto obs = std::make_unique<Observer>(
+      ko, accepted, [](const rd_kafka_message_t* m) -> std::optional<int64_t> {
+        records::v1::Message msg;
+        auto v = kafka::value_of(m);
+        if (!msg.ParseFromArray(v.data(), static_cast<int>(v.size())) || msg.id().empty() ||
+            msg.id()[0] != 'm')
+          return std::nullopt;
+        return msg.schedule_at_ms();
+      });
   int64_t start = wall_ms();
   auto dues = measured_dues(o, start);
   {
     Bulk bulk(*producer);
-    for (size_t i = 0; i < r.measured; ++i) bulk.send(tier_record("m" + std::to_string(i), dues[i]));
+    for (size_t i = 0; i < r.measured; ++i)
+      bulk.send(tier_record("m" + std::to_string(i), dues[i]));
     bulk.wait();
   }
-  wait_for(obs, r.measured, start + o.lead_ms + o.window_ms + 60000);
+  wait_for(*obs, r.measured, start + o.lead_ms + o.window_ms + 60000);
   std::this_thread::sleep_for(1s);
-  obs.stop();
-  summarise(r, obs.lateness());
+  obs->stop();
+  summarise(r, obs->lateness());
+  obs.reset();
   stage->stop();
   stage.reset();
   producer.reset();
@@ -343,8 +362,10 @@ Result run_pg(const Options& o, size_t n) {
   {
     pqxx::work tx(c);
     tx.exec("INSERT INTO " + table +
-            " (due_at, payload) SELECT now() + interval '2 hours' + random() * interval '1 hour', decode('" +
-            payload_hex + "', 'hex') FROM generate_series(1, " + std::to_string(n - r.measured) + ")");
+            " (due_at, payload) SELECT now() + interval '2 hours' + random() * interval '1 hour', "
+            "decode('" +
+            payload_hex + "', 'hex') FROM generate_series(1, " + std::to_string(n - r.measured) +
+            ")");
     tx.commit();
   }
   {
@@ -354,16 +375,20 @@ Result run_pg(const Options& o, size_t n) {
   r.load_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - load_start).count();
 
   auto producer = std::make_shared<kafka::Producer>(ko);
-  Observer obs(ko, topic, [](const rd_kafka_message_t* m) -> std::optional<int64_t> {
-    auto due = kafka::header_of(m, "due");
-    if (!due || !kafka::header_of(m, "measured")) return std::nullopt;
-    return std::stoll(*due);
-  });
+  auto obs = std::make_unique<Observer>(ko, topic,
+                                        [](const rd_kafka_message_t* m) -> std::optional<int64_t> {
+                                          auto due = kafka::header_of(m, "due");
+                                          if (!due || !kafka::header_of(m, "measured"))
+                                            return std::nullopt;
+                                          return std::stoll(*due);
+                                        });
   std::atomic<bool> stop{false};
   std::thread poller([&] {
     pqxx::connection pc(o.pg);
-    pc.prepare("take", "SELECT id, (extract(epoch FROM due_at) * 1000)::bigint, payload, measured FROM " + table +
-                           " WHERE due_at <= now() ORDER BY due_at LIMIT 1000 FOR UPDATE SKIP LOCKED");
+    pc.prepare("take",
+               "SELECT id, (extract(epoch FROM due_at) * 1000)::bigint, payload, measured FROM " +
+                   table +
+                   " WHERE due_at <= now() ORDER BY due_at LIMIT 1000 FOR UPDATE SKIP LOCKED");
     pc.prepare("done", "DELETE FROM " + table + " WHERE id = ANY($1::bigint[])");
     while (!stop.load()) {
       auto tick = std::chrono::steady_clock::now();
@@ -378,15 +403,18 @@ Result run_pg(const Options& o, size_t n) {
         std::string ids = "{";
         for (const auto& row : rows) {
           pqxx::binarystring payload(row[2]);
-          kafka::Record rec{topic, row[0].as<std::string>(), payload.str(), {{"due", row[1].as<std::string>()}}};
+          kafka::Record rec{
+              topic, row[0].as<std::string>(), payload.str(), {{"due", row[1].as<std::string>()}}};
           if (row[3].as<bool>()) rec.headers.emplace_back("measured", "1");
           if (ids.size() > 1) ids += ",";
           ids += row[0].as<std::string>();
           std::function<void(kafka::Record)> send = [&](kafka::Record x) {
             auto copy = x;
             producer->produce(std::move(x), [&, copy](const kafka::DeliveryResult& res) {
-              if (res.ok()) --left;
-              else send(copy);
+              if (res.ok())
+                --left;
+              else
+                send(copy);
             });
           };
           send(std::move(rec));
@@ -407,18 +435,20 @@ Result run_pg(const Options& o, size_t n) {
     std::string arr = "{";
     for (size_t i = 0; i < dues.size(); ++i) arr += (i ? "," : "") + std::to_string(dues[i]);
     arr += "}";
-    tx.exec_params("INSERT INTO " + table +
-                       " (due_at, payload, measured) SELECT to_timestamp(x / 1000.0), decode($2, 'hex'), true "
-                       "FROM unnest($1::bigint[]) AS x",
-                   arr, payload_hex);
+    tx.exec_params(
+        "INSERT INTO " + table +
+            " (due_at, payload, measured) SELECT to_timestamp(x / 1000.0), decode($2, 'hex'), true "
+            "FROM unnest($1::bigint[]) AS x",
+        arr, payload_hex);
     tx.commit();
   }
-  wait_for(obs, r.measured, start + o.lead_ms + o.window_ms + 60000);
+  wait_for(*obs, r.measured, start + o.lead_ms + o.window_ms + 60000);
   std::this_thread::sleep_for(1s);
   stop = true;
   poller.join();
-  obs.stop();
-  summarise(r, obs.lateness());
+  obs->stop();
+  summarise(r, obs->lateness());
+  obs.reset();
   {
     pqxx::work tx(c);
     tx.exec("DROP TABLE " + table);
@@ -430,11 +460,11 @@ Result run_pg(const Options& o, size_t n) {
 }
 
 void print(const std::vector<Result>& rs) {
-  std::printf("\n%-10s %-20s %9s %9s %9s %9s %9s %9s %7s\n", "waiting", "scheduler", "load s", "measured", "left",
-              "p50 ms", "p99 ms", "max ms", "early");
+  std::printf("\n%-10s %-20s %9s %9s %9s %9s %9s %9s %7s\n", "waiting", "scheduler", "load s",
+              "measured", "left", "p50 ms", "p99 ms", "max ms", "early");
   for (const auto& r : rs)
-    std::printf("%-10zu %-20s %9.1f %9zu %9zu %9.0f %9.0f %9.0f %7zu\n", r.waiting, r.impl.c_str(), r.load_s,
-                r.measured, r.seen, r.p50, r.p99, r.max, r.early);
+    std::printf("%-10zu %-20s %9.1f %9zu %9zu %9.0f %9.0f %9.0f %7zu\n", r.waiting, r.impl.c_str(),
+                r.load_s, r.measured, r.seen, r.p50, r.p99, r.max, r.early);
   std::fflush(stdout);
 }
 
