@@ -1,6 +1,7 @@
 #include "gateway/return_path.h"
 
 #include <algorithm>
+#include <deque>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -131,6 +132,7 @@ void ReturnPath::start() {
       [this](const rd_kafka_message_t& m, kafka::StageLoop::Done done) { on_record(m, std::move(done), true); });
   shared_loop_->start();
   node_loop_->start();
+  asio::post(io_, [this] { sweep_blocked(); });
 }
 
 asio::awaitable<void> ReturnPath::drain() {
@@ -257,6 +259,28 @@ void ReturnPath::on_record(const rd_kafka_message_t& m, kafka::StageLoop::Done d
   asio::post(io_, [this, p] { attempt(p); });
 }
 
+void ReturnPath::release_one(int64_t customer_id) {
+  auto it = blocked_.find(customer_id);
+  if (it == blocked_.end()) return;
+  auto p = it->second.front();
+  it->second.pop_front();
+  if (it->second.empty()) blocked_.erase(it);
+  attempt(p);
+}
+
+void ReturnPath::sweep_blocked() {
+  // A safety net: a session that went away frees no slot; retry what waits.
+  auto t = std::make_shared<asio::steady_timer>(io_, std::chrono::seconds(1));
+  t->async_wait([this, t](const boost::system::error_code& ec) {
+    if (ec || stop_) return;
+    auto all = std::move(blocked_);
+    blocked_.clear();
+    for (auto& [customer, q] : all)
+      for (auto& p : q) attempt(p);
+    sweep_blocked();
+  });
+}
+
 void ReturnPath::retry_later(std::shared_ptr<Pending> p) {
   ++p->attempts;
   auto delay = std::chrono::milliseconds(std::min(30000, 250 << std::min(p->attempts, 7)));
@@ -280,8 +304,16 @@ void ReturnPath::attempt(std::shared_ptr<Pending> p) {
         if (status == smpp::status::ESME_ROK) {
           delivered_.Add({{"kind", kind}, {"status", "ESME_ROK"}}).Increment();
           p->done();
+          release_one(p->d.customer_id());
           return;
         }
+        if (status == smpp::status::ESME_RMSGQFUL) {
+          // Our own sessions' delivery windows are full: not the customer's
+          // fault, so no backoff; it goes as soon as an answer frees a slot.
+          blocked_[p->d.customer_id()].push_back(p);
+          return;
+        }
+        release_one(p->d.customer_id());
         delivered_.Add({{"kind", kind}, {"status", smpp::status_name(status)}}).Increment();
         retry_later(p);
       });

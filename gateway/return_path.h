@@ -15,6 +15,7 @@
 #include <atomic>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/io_context.hpp>
+#include <deque>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -54,6 +55,8 @@ class ReturnPath {
   void on_record(const rd_kafka_message_t& m, kafka::StageLoop::Done done, bool from_node_topic);
   void attempt(std::shared_ptr<struct Pending> p);
   void retry_later(std::shared_ptr<struct Pending> p);
+  void release_one(int64_t customer_id);
+  void sweep_blocked();
   void publish_binds(int64_t customer_id, int receivers);
   void registry_loop();
 
@@ -69,6 +72,7 @@ class ReturnPath {
   mutable std::mutex mu_;
   std::map<int64_t, std::map<std::string, int>> registry_;  // customer -> node -> receivers
   std::atomic<size_t> waiting_{0};
+  std::map<int64_t, std::deque<std::shared_ptr<struct Pending>>> blocked_;  // io thread only
   prometheus::Family<prometheus::Counter>& delivered_;
   prometheus::Gauge& waiting_gauge_;
 };

@@ -247,7 +247,7 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
     return seq_;
   }
 
-  static constexpr size_t kDeliveryWindow = 64;
+  static constexpr size_t kDeliveryWindow = 256;
 
   void start_deliver(smpp::DeliverSm pdu, std::function<void(uint32_t)> done) {
     if (dead_ || closing_ || !can_receive()) {
