@@ -3,6 +3,8 @@
 #include <cstdio>
 #include <filesystem>
 #include <memory>
+#include <prometheus/gauge.h>
+#include <vector>
 
 #include "common/log.h"
 #include "config/config.h"
@@ -87,6 +89,30 @@ int run_stages(const StageSettings& s) {
     return CheckResult{ok, std::string(config::state_name(st)) + " version " + std::to_string(config->version())};
   });
   rt.on_exit([config] { config->stop(); });
+  {
+    // The configuration an operator sees in Grafana: which version this
+    // process applied, and in which state (live, stale, from_cache, empty).
+    auto& version = prometheus::BuildGauge()
+                        .Name("sluice_config_version")
+                        .Help("Configuration version this process applied")
+                        .Register(*rt.registry())
+                        .Add({});
+    auto& state_family = prometheus::BuildGauge()
+                             .Name("sluice_config_state")
+                             .Help("1 for the configuration state this process is in")
+                             .Register(*rt.registry());
+    std::vector<std::pair<config::State, prometheus::Gauge*>> states;
+    for (auto st : {config::State::empty, config::State::from_cache, config::State::live, config::State::stale})
+      states.emplace_back(st, &state_family.Add({{"state", config::state_name(st)}}));
+    auto publish = [&version, states, config] {
+      version.Set(static_cast<double>(config->version()));
+      auto now = config->state();
+      for (auto& [st, g] : states) g->Set(st == now ? 1 : 0);
+    };
+    publish();
+    config->on_change([publish](std::shared_ptr<const config::Snapshot>) { publish(); });
+    config->on_state_change([publish](config::State) { publish(); });
+  }
 
   std::unique_ptr<gateway::Gateway> gw;
   std::unique_ptr<gateway::ReturnPath> return_path;

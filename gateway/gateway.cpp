@@ -84,7 +84,13 @@ Gateway::Gateway(asio::io_context& io, GatewayOptions opts, std::shared_ptr<kafk
                           .Name("sluice_gateway_connections")
                           .Help("Open customer connections on this node")
                           .Register(registry)
-                          .Add({})) {}
+                          .Add({})) {
+  // Series that exist from the start at zero, so that dashboards and alerts
+  // see 0 rather than nothing (Prometheus' advice for known label values).
+  for (const char* e : {"_MSG_TIMED_OUT", "_QUEUE_FULL", "_TRANSPORT"})
+    produce_errors_.Add({{"stage", "gateway"}, {"error", e}});
+  for (const auto& c : config_->current()->customers) throttled_.Add({{"customer", c.system_id}});
+}
 
 Gateway::~Gateway() { auth_pool_.join(); }
 

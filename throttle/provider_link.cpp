@@ -103,6 +103,9 @@ ProviderLink::ProviderLink(asio::io_context& io, config::Provider p, SenderEnv e
   mo_topic_ = schema::topic_name(env_.topic_prefix, "sms.mo");
   deliver_topic_ = schema::topic_name(env_.topic_prefix, "sms.deliver");
   refresh_limit();
+  // Zero-valued series from the start: "no throttling yet" reads as 0.
+  metrics_.throttle_events->Add({{"provider", provider_.name}});
+  metrics_.binds_up->Add({{"provider", provider_.name}});
 }
 
 ProviderLink::~ProviderLink() = default;

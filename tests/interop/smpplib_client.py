@@ -158,6 +158,51 @@ import logging
 logging.getLogger("smpplib").setLevel(logging.CRITICAL)
 
 
+def split(args):
+    """A receiver bind on one gateway node (--rx-port) and a transmitter bind
+    on another (--port): receipts for what was submitted on the transmitter
+    must arrive on the receiver."""
+    rx = smpplib.client.Client(args.host, args.rx_port, timeout=5, allow_unknown_opt_params=True)
+    rx.connect()
+    rx.bind_receiver(system_id=args.system_id, password=args.password)
+    receipts = {}
+
+    def on_deliver(pdu):
+        rid = getattr(pdu, "receipted_message_id", None)
+        if isinstance(rid, bytes):
+            rid = rid.decode().rstrip("\x00")
+        text = pdu.short_message.decode(errors="replace") if pdu.short_message else ""
+        if not rid and text.startswith("id:"):
+            rid = text.split()[0][3:]
+        receipts[rid] = receipts.get(rid, 0) + 1
+    rx.set_message_received_handler(on_deliver)
+    time.sleep(args.settle)  # the bind registry reaches every node
+    tx = client(args)
+    tx.bind_transmitter(system_id=args.system_id, password=args.password)
+    acked = {}
+    tx.set_message_sent_handler(lambda pdu: acked.__setitem__(pdu.sequence, getattr(pdu, "message_id", None)))
+    for i in range(args.count):
+        tx.send_message(source_addr="12345", destination_addr="4479%08d" % i,
+                        short_message=("split %d %s" % (i, args.tag)).encode(), registered_delivery=1)
+        tx.read_once()
+    ids = set(m.decode() if isinstance(m, bytes) else m for m in acked.values() if m)
+    deadline = time.time() + args.wait
+    while time.time() < deadline and not ids.issubset(receipts.keys()):
+        try:
+            rx.read_once()
+        except Exception:
+            break
+    matched = sum(1 for i in ids if i in receipts)
+    dups = sum(1 for i in ids if receipts.get(i, 0) > 1)
+    for c in (tx, rx):
+        try:
+            c.unbind()
+            c.disconnect()
+        except Exception:
+            pass
+    return {"acked": len(ids), "receipts_matched": matched, "duplicates": dups}
+
+
 def main():
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
@@ -171,9 +216,12 @@ def main():
     p.add_argument("--window", type=int, default=50)
     p.add_argument("--tag", default="")
     p.add_argument("--hold", type=float, default=120)
+    p.add_argument("--rx-port", type=int, default=0)
+    p.add_argument("--settle", type=float, default=3)
+    p.add_argument("--wait", type=float, default=60)
     args = p.parse_args()
     fn = {"bind-kinds": bind_kinds, "bad-password": bad_password, "submit": submit,
-          "garbage": garbage, "many-binds": many_binds}[args.scenario]
+          "garbage": garbage, "many-binds": many_binds, "split": split}[args.scenario]
     result = fn(args)
     if result is not None:
         print(json.dumps(result), flush=True)

@@ -1,0 +1,84 @@
+// End to end through every stage: submit, route, send to smsc-sim, receipts
+// back to the customer's binds, on one node and across two gateway nodes.
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <fstream>
+#include <thread>
+
+#include "tests/support/cluster.h"
+#include "tests/support/env.h"
+
+namespace sluice::test {
+namespace {
+
+std::string sim_binary() { return std::string(SLUICE_BINARY_DIR) + "/simulators/smsc-sim"; }
+std::string load_binary() { return std::string(SLUICE_BINARY_DIR) + "/simulators/esme-load"; }
+
+struct Pipeline {
+  TestCluster cluster;
+  std::unique_ptr<Process> sim;
+  uint16_t sim_port = free_port(), sim_http = free_port();
+  Pipeline() {
+    cluster.add_customer("acme", "s3cret", "--mps 100000 --max-binds 50");
+    sim = Process::start({sim_binary(), "--listen", "127.0.0.1:" + std::to_string(sim_port), "--http",
+                          "127.0.0.1:" + std::to_string(sim_http), "--system-id", "sluice", "--password", "simpw",
+                          "--dlr-delay", "50", "--log-level", "warn"},
+                         cluster.dir() + "/sim.log");
+    auto r = run_with_input(sluice_binary() + " provider add sim --host 127.0.0.1 --port " + std::to_string(sim_port) +
+                                " --system-id sluice --password-stdin --binds 2 --window 50 --mps 5000 --pg '" +
+                                cluster.dsn() + "'",
+                            "simpw\n");
+    EXPECT_EQ(r.status, 0) << r.output;
+    cluster.sql("INSERT INTO sluice.routes (prefix, provider_id) SELECT '', id FROM sluice.providers WHERE name = 'sim'");
+    cluster.create_provider_topics({"sim"});
+  }
+};
+
+TEST(Pipeline, EveryMessageGetsOneMatchedDlrAndTheMetricsParse) {
+  Pipeline p;
+  auto all = p.cluster.start("all", "n1");
+  ASSERT_TRUE(all.proc->alive());
+  auto r = run(load_binary() + " --port " + std::to_string(all.smpp) +
+               " --system-id acme --password s3cret --binds 2 --count 1500 --dlr-timeout 90 --json");
+  auto j = nlohmann::json::parse(r.output.substr(r.output.find('{')), nullptr, false);
+  ASSERT_FALSE(j.is_discarded()) << r.output;
+  EXPECT_EQ(r.status, 0) << r.output;
+  EXPECT_EQ(j["acknowledged"], j["submits"]);
+  EXPECT_EQ(j["dlr"]["matched"], j["dlr"]["expected"]);
+  EXPECT_EQ(j["dlr"]["missing"], 0);
+  EXPECT_EQ(j["dlr"]["duplicated"], 0);
+  EXPECT_EQ(j["dlr"]["unknown"], 0);
+  std::cout << "[ figure ] submits=" << j["submits"] << " dlr_matched=" << j["dlr"]["matched"] << "\n";
+
+  std::string scrape;
+  ASSERT_EQ(http_get(all.http, "/metrics", &scrape), 200);
+  std::string path = p.cluster.dir() + "/scrape.txt";
+  std::ofstream(path) << scrape;
+  auto check = run(python() + " " + SLUICE_SOURCE_DIR + "/tests/e2e/check_metrics.py " + path + " " +
+                   SLUICE_SOURCE_DIR + "/deploy/grafana/metrics.txt");
+  EXPECT_EQ(check.status, 0) << check.output;
+  // Real values after traffic.
+  EXPECT_GT(metric_value(scrape, "sluice_gateway_pdus_total{command=\"submit_sm\",status=\"ESME_ROK\"}"), 0);
+  EXPECT_EQ(all.proc->stop(SIGTERM), 0) << all.proc->log();
+}
+
+TEST(Pipeline, ReceiptOfAMessageSubmittedOnNodeAReachesTheReceiverBindOnNodeB) {
+  Pipeline p;
+  auto b = p.cluster.start("all", "nodeB");
+  auto a = p.cluster.start("gateway", "nodeA");
+  auto r = run(python() + " " + SLUICE_SOURCE_DIR + "/tests/interop/smpplib_client.py split --port " +
+               std::to_string(a.smpp) + " --rx-port " + std::to_string(b.smpp) +
+               " --system-id acme --password s3cret --count 30 --settle 4 --wait 90");
+  ASSERT_EQ(r.status, 0) << r.output;
+  auto j = nlohmann::json::parse(r.output.substr(r.output.rfind("{\"acked\"")), nullptr, false);
+  ASSERT_FALSE(j.is_discarded()) << r.output;
+  EXPECT_EQ(j["acked"], 30);
+  EXPECT_EQ(j["receipts_matched"], 30) << r.output;
+  EXPECT_EQ(j["duplicates"], 0);
+  EXPECT_EQ(a.proc->stop(SIGTERM), 0);
+  EXPECT_EQ(b.proc->stop(SIGTERM), 0);
+}
+
+}  // namespace
+}  // namespace sluice::test
