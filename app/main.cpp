@@ -9,6 +9,7 @@
 #include <iostream>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "app/args.h"
@@ -121,6 +122,11 @@ int run_topics(const std::vector<std::string>& argv) {
       if (!problems.empty()) return 1;
     }
     auto problems = sluice::kafka::check_topics(ko, specs);
+    // Topics just created may take a moment to show in the brokers' metadata.
+    for (int i = 0; args.flag("create") && !problems.empty() && i < 20; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(500));
+      problems = sluice::kafka::check_topics(ko, specs);
+    }
     for (const auto& p : problems) std::cout << "topics: " << p.topic << ": " << p.problem << "\n";
     if (!problems.empty()) return 1;
     std::cout << "topics: " << specs.size() << " topics present as specified\n";
