@@ -27,9 +27,9 @@ std::string replace_dbname(const std::string& dsn, const std::string& db) {
 }
 }  // namespace
 
-TestCluster::TestCluster() {
+TestCluster::TestCluster(const std::string& kafka) {
   admin_dsn_ = pg_dsn();
-  kafka_ = kafka_bootstrap();
+  kafka_ = kafka.empty() ? kafka_bootstrap() : kafka;
   db_ = unique_name("sluice_t");
   for (auto& c : db_) c = static_cast<char>(std::tolower(c));
   {

@@ -13,7 +13,8 @@ namespace sluice::test {
 
 class TestCluster {
  public:
-  TestCluster();  // creates database and topics
+  // Creates database and topics; `kafka` overrides the shared test broker.
+  explicit TestCluster(const std::string& kafka = "");
   ~TestCluster();
 
   const std::string& dsn() const { return dsn_; }
