@@ -80,5 +80,20 @@ TEST(Pipeline, ReceiptOfAMessageSubmittedOnNodeAReachesTheReceiverBindOnNodeB) {
   EXPECT_EQ(b.proc->stop(SIGTERM), 0);
 }
 
+TEST(Pipeline, ReceiptsWaitWhileNoReceiverIsBoundAndAllArriveWhenOneBinds) {
+  Pipeline p;
+  auto all = p.cluster.start("all", "n1");
+  auto r = run(python() + " " + SLUICE_SOURCE_DIR + "/tests/interop/smpplib_client.py split --port " +
+               std::to_string(all.smpp) + " --rx-port " + std::to_string(all.smpp) +
+               " --system-id acme --password s3cret --count 40 --rx-delay 8 --wait 90");
+  ASSERT_EQ(r.status, 0) << r.output;
+  auto j = nlohmann::json::parse(r.output.substr(r.output.rfind("{\"acked\"")), nullptr, false);
+  ASSERT_FALSE(j.is_discarded()) << r.output;
+  EXPECT_EQ(j["acked"], 40);
+  EXPECT_EQ(j["receipts_matched"], 40) << r.output;
+  EXPECT_EQ(j["duplicates"], 0);
+  EXPECT_EQ(all.proc->stop(SIGTERM), 0);
+}
+
 }  // namespace
 }  // namespace sluice::test

@@ -162,10 +162,8 @@ def split(args):
     """A receiver bind on one gateway node (--rx-port) and a transmitter bind
     on another (--port): receipts for what was submitted on the transmitter
     must arrive on the receiver."""
-    rx = smpplib.client.Client(args.host, args.rx_port, timeout=5, allow_unknown_opt_params=True)
-    rx.connect()
-    rx.bind_receiver(system_id=args.system_id, password=args.password)
     receipts = {}
+    rx = None
 
     def on_deliver(pdu):
         rid = getattr(pdu, "receipted_message_id", None)
@@ -175,8 +173,15 @@ def split(args):
         if not rid and text.startswith("id:"):
             rid = text.split()[0][3:]
         receipts[rid] = receipts.get(rid, 0) + 1
-    rx.set_message_received_handler(on_deliver)
-    time.sleep(args.settle)  # the bind registry reaches every node
+    def bind_rx():
+        r = smpplib.client.Client(args.host, args.rx_port, timeout=5, allow_unknown_opt_params=True)
+        r.connect()
+        r.bind_receiver(system_id=args.system_id, password=args.password)
+        r.set_message_received_handler(on_deliver)
+        return r
+    if args.rx_delay <= 0:
+        rx = bind_rx()
+        time.sleep(args.settle)  # the bind registry reaches every node
     tx = client(args)
     tx.bind_transmitter(system_id=args.system_id, password=args.password)
     acked = {}
@@ -186,6 +191,11 @@ def split(args):
                         short_message=("split %d %s" % (i, args.tag)).encode(), registered_delivery=1)
         tx.read_once()
     ids = set(m.decode() if isinstance(m, bytes) else m for m in acked.values() if m)
+    if rx is None:
+        # No receiver bound while the receipts came back: they must wait in
+        # Kafka and all arrive once the customer binds.
+        time.sleep(args.rx_delay)
+        rx = bind_rx()
     deadline = time.time() + args.wait
     while time.time() < deadline and not ids.issubset(receipts.keys()):
         try:
@@ -218,6 +228,7 @@ def main():
     p.add_argument("--hold", type=float, default=120)
     p.add_argument("--rx-port", type=int, default=0)
     p.add_argument("--settle", type=float, default=3)
+    p.add_argument("--rx-delay", type=float, default=0)
     p.add_argument("--wait", type=float, default=60)
     args = p.parse_args()
     fn = {"bind-kinds": bind_kinds, "bad-password": bad_password, "submit": submit,
