@@ -1,6 +1,7 @@
 #include "routing/assembler.h"
 
 #include "common/log.h"
+#include "routing/receipt_codes.h"
 #include "routing/record_util.h"
 #include "schema/receipts.h"
 #include "schema/topics.h"
@@ -136,7 +137,7 @@ void AssemblerStage::send(PartitionState& ps, GroupOut g) {
     if (opts_.on_timeout == AssemblerOptions::OnTimeout::fail_parts) {
       int64_t now = wall_ms();
       for (const auto& p : g.parts)
-        if (auto d = schema::internal_receipt(p.msg, schema::kStateUndeliverable, "002",
+        if (auto d = schema::internal_receipt(p.msg, schema::kStateUndeliverable, kErrIncomplete,
                                               "incomplete multipart message", now))
           out.push_back({deliver_topic_,
                          schema::customer_key(p.msg.customer_id()),

@@ -278,6 +278,12 @@ void HoldLoop::commit(const std::vector<TopicPartition>* only, bool sync) {
 }
 
 void HoldLoop::on_assign(const std::vector<TopicPartition>& tps) {
+  if (ckpt_reader_ && ckpt_partitions_ <= 0) {
+    ckpt_partitions_ = probe_checkpoints(std::chrono::milliseconds(0));
+    if (ckpt_partitions_ > 0)
+      log::info("replay checkpoint topic found",
+                {{"stage", opts_.name}, {"topic", opts_.checkpoint_topic}});
+  }
   auto checkpoints =
       ckpt_partitions_ > 0 ? read_checkpoints(tps) : std::map<TopicPartition, Checkpoint>{};
   {
@@ -411,28 +417,32 @@ void HoldLoop::open_checkpoints() {
     return;
   }
   rd_kafka_poll_set_consumer(ckpt_reader_);
+  // A topic created moments ago may not be in the broker's metadata yet.
+  ckpt_partitions_ = probe_checkpoints(std::chrono::seconds(3));
+  if (ckpt_partitions_ <= 0)
+    log::warn(
+        "replay checkpoint topic not found (looked for again at each rebalance); until then a "
+        "restart handles again what was done after the oldest open record (duplicates)",
+        {{"stage", opts_.name}, {"topic", opts_.checkpoint_topic}});
+}
+
+int HoldLoop::probe_checkpoints(std::chrono::milliseconds budget) {
+  if (!ckpt_reader_) return 0;
   rd_kafka_topic_t* rkt = rd_kafka_topic_new(ckpt_reader_, opts_.checkpoint_topic.c_str(), nullptr);
   int partitions = 0;
-  // A topic created moments ago may not be in every broker's metadata yet.
-  for (int attempt = 0; attempt < 6 && partitions <= 0; ++attempt) {
-    if (attempt > 0) std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  auto deadline = Clock::now() + budget;
+  for (;;) {
     const rd_kafka_metadata_t* md = nullptr;
     rd_kafka_resp_err_t e = rd_kafka_metadata(ckpt_reader_, 0, rkt, &md, 5000);
     if (e == RD_KAFKA_RESP_ERR_NO_ERROR && md && md->topic_cnt == 1 &&
-        md->topics[0].err != RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART)
+        md->topics[0].err == RD_KAFKA_RESP_ERR_NO_ERROR)
       partitions = md->topics[0].partition_cnt;
     if (md) rd_kafka_metadata_destroy(md);
+    if (partitions > 0 || Clock::now() >= deadline) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
   }
   rd_kafka_topic_destroy(rkt);
-  if (partitions <= 0) {
-    log::warn(
-        "replay checkpoint topic missing; after a restart records done after the oldest open one "
-        "are "
-        "handled again (duplicates)",
-        {{"stage", opts_.name}, {"topic", opts_.checkpoint_topic}});
-    return;
-  }
-  ckpt_partitions_ = partitions;
+  return partitions;
 }
 
 void HoldLoop::write_checkpoints(const std::vector<TopicPartition>* only, bool force) {
@@ -449,8 +459,10 @@ void HoldLoop::write_checkpoints(const std::vector<TopicPartition>* only, bool f
   }
   for (auto& [tp, c] : todo) {
     if (tp.partition >= ckpt_partitions_) {
-      log::warn("checkpoint topic has too few partitions; checkpoint not written",
-                {{"stage", opts_.name}, {"topic", opts_.checkpoint_topic}});
+      if (!ckpt_short_warned_.exchange(true))
+        log::warn(
+            "checkpoint topic has fewer partitions than the input; some partitions go without",
+            {{"stage", opts_.name}, {"topic", opts_.checkpoint_topic}});
       continue;
     }
     kafka::Record r{opts_.checkpoint_topic,

@@ -130,6 +130,7 @@ class HoldLoop {
   void finish_locked(const Ticket& t, bool was_emitting);
 
   void open_checkpoints();
+  int probe_checkpoints(std::chrono::milliseconds budget);
   void write_checkpoints(const std::vector<kafka::TopicPartition>* only, bool force);
   void flush_checkpoints();
   std::map<kafka::TopicPartition, Checkpoint> read_checkpoints(
@@ -164,8 +165,9 @@ class HoldLoop {
   std::vector<Retry> retries_;
 
   rd_kafka_t* ckpt_reader_ = nullptr;
-  int ckpt_partitions_ = 0;
+  std::atomic<int> ckpt_partitions_{0};
   std::atomic<int> ckpt_outstanding_{0};
+  std::atomic<bool> ckpt_short_warned_{false};
   Clock::time_point next_checkpoint_{};
 };
 

@@ -26,6 +26,7 @@
 #include "routing/health.h"
 #include "routing/hold_loop.h"
 #include "routing/metrics.h"
+#include "routing/receipt_codes.h"
 #include "routing/record_util.h"
 #include "routing/route_table.h"
 #include "routing/tiers.h"
@@ -52,11 +53,6 @@ struct RouterOptions {
   std::chrono::milliseconds due_slack{100};
   size_t group_memory = 20000;
 };
-
-// Receipt error codes of the failures the routing stages decide.
-inline constexpr const char* kErrExpired = "000";
-inline constexpr const char* kErrNoRoute = "001";
-inline constexpr const char* kErrIncomplete = "002";
 
 struct Decision {
   enum class Kind { route, delay, expired, no_route };

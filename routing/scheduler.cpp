@@ -1,8 +1,8 @@
 #include "routing/scheduler.h"
 
 #include "common/log.h"
+#include "routing/receipt_codes.h"
 #include "routing/record_util.h"
-#include "routing/router.h"
 #include "schema/receipts.h"
 #include "schema/topics.h"
 
@@ -26,6 +26,8 @@ constexpr size_t kStickyMax = 20000;
 // librdkafka has prefetched once per record in a busy tier.
 constexpr int64_t kPauseHorizonMs = 2000;
 constexpr size_t kMaxQueuedPerPartition = 20000;
+
+constexpr size_t kHopsPerTurn = 500;
 
 }  // namespace
 
@@ -107,6 +109,16 @@ void SchedulerStage::on_revoke(const std::vector<kafka::TopicPartition>& tps) {
       else
         ++it;
     }
+    for (auto it = hops_.begin(); it != hops_.end();) {
+      if (it->ticket.tp == tp) {
+        std::string key(kafka::key_of(it->msg.get()));
+        if (auto k = deferred_keys_.find(key); k != deferred_keys_.end() && --k->second == 0)
+          deferred_keys_.erase(k);
+        it = hops_.erase(it);
+      } else {
+        ++it;
+      }
+    }
   }
   count_held();
 }
@@ -148,13 +160,13 @@ void SchedulerStage::on_record(kafka::MessagePtr m, const Ticket& t) {
   const Tier* tier = tiers_.by_topic(topic);
   if (!tier) {  // sms.schedule: straight into its first tier (or out, if due)
     h.msg = std::move(m);
-    forward(std::move(h), now);
+    release(std::move(h), now);
     return;
   }
   h.release = DelayTiers::release_at(*tier, h.entered, h.due);
   h.msg = std::move(m);
   if (h.release <= now) {
-    forward(std::move(h), now);
+    release(std::move(h), now);
   } else if (tiers_.is_nearest(*tier)) {
     NearKey k{h.release, t.tp.topic, t.tp.partition, t.offset};
     near_.emplace(std::move(k), std::move(h));
@@ -226,6 +238,19 @@ void SchedulerStage::forward(Held h, int64_t now) {
              {h.ticket});
 }
 
+void SchedulerStage::release(Held h, int64_t now) {
+  std::string key(kafka::key_of(h.msg.get()));
+  // A key with a hop still waiting keeps its order: what comes after it
+  // waits behind it, due or not.
+  auto k = deferred_keys_.find(key);
+  if (h.due <= now && k == deferred_keys_.end()) {
+    forward(std::move(h), now);
+    return;
+  }
+  ++deferred_keys_[key];
+  hops_.push_back(std::move(h));
+}
+
 void SchedulerStage::update_hold(const kafka::TopicPartition& tp, const std::deque<Held>& q,
                                  int64_t now) {
   bool want = !q.empty() &&
@@ -255,7 +280,7 @@ void SchedulerStage::set_near_paused(bool paused) {
 }
 
 void SchedulerStage::count_held() {
-  size_t n = near_.size();
+  size_t n = near_.size() + hops_.size();
   for (const auto& [_, q] : heads_) n += q.size();
   held_count_ = n;
 }
@@ -267,7 +292,7 @@ HoldLoop::Clock::time_point SchedulerStage::tick() {
     while (!q.empty() && q.front().release <= now) {
       Held h = std::move(q.front());
       q.pop_front();
-      forward(std::move(h), now);
+      release(std::move(h), now);
     }
     update_hold(it->first, q, now);
     if (q.empty())
@@ -278,6 +303,17 @@ HoldLoop::Clock::time_point SchedulerStage::tick() {
   while (!near_.empty() && std::get<0>(near_.begin()->first) <= now) {
     Held h = std::move(near_.begin()->second);
     near_.erase(near_.begin());
+    release(std::move(h), now);
+  }
+  // Hops wait for due records: a hop that leaves a little late still has the
+  // rest of its wait in hand, a due record that does is simply late. So under
+  // a burst the due ones go first and the hops a bounded batch per turn.
+  for (size_t n = 0; n < kHopsPerTurn && !hops_.empty(); ++n) {
+    Held h = std::move(hops_.front());
+    hops_.pop_front();
+    std::string key(kafka::key_of(h.msg.get()));
+    if (auto k = deferred_keys_.find(key); k != deferred_keys_.end() && --k->second == 0)
+      deferred_keys_.erase(k);
     forward(std::move(h), now);
   }
   if (near_paused_ && near_.size() < opts_.max_near_held / 2) set_near_paused(false);
@@ -288,7 +324,7 @@ HoldLoop::Clock::time_point SchedulerStage::tick() {
     metrics_.set_lag(loop_.lag());
     next_lag_ = steady + std::chrono::seconds(2);
   }
-  int64_t next = now + 100;
+  int64_t next = hops_.empty() ? now + 100 : now;
   if (!near_.empty()) next = std::min(next, std::get<0>(near_.begin()->first));
   for (const auto& [_, q] : heads_)
     if (!q.empty()) next = std::min(next, q.front().release);

@@ -90,6 +90,7 @@ class SchedulerStage {
 
   HoldLoopOptions loop_options();
   void on_record(kafka::MessagePtr m, const Ticket& t);
+  void release(Held h, int64_t now);
   void forward(Held h, int64_t now);
   HoldLoop::Clock::time_point tick();
   void on_assign(const std::vector<kafka::TopicPartition>& tps);
@@ -111,6 +112,8 @@ class SchedulerStage {
   // Polling thread only.
   std::map<kafka::TopicPartition, std::deque<Held>> heads_;
   std::map<NearKey, Held> near_;
+  std::deque<Held> hops_;  // released, not yet due, waiting for their turn
+  std::unordered_map<std::string, int> deferred_keys_;
   std::set<kafka::TopicPartition> assigned_near_, coarse_held_;
   bool near_paused_ = false;
   struct Sticky {

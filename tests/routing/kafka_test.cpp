@@ -530,5 +530,32 @@ TEST_F(RoutingKafka, TheStagesCountWhatTheyDo) {
   a->stop();
 }
 
+TEST_F(RoutingKafka, AnUnhealthySignalOpensTheCircuitAndTrafficFailsOver) {
+  snap = test::snapshot({test::provider(1, "alpha"), test::provider(2, "beta")},
+                        {test::route(1, std::nullopt, "", 0, 1, 100, 0),
+                         test::route(2, std::nullopt, "", 0, 2, 100, 1)});
+  auto r = router();
+  r->start();
+  produce({t("sms.provider-health"), "1", encode_health({1, false, wall_ms(), "binds down"}), {}});
+  auto deadline = std::chrono::steady_clock::now() + 20s;
+  while (r->breaker().allows(1, wall_ms()) && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(50ms);
+  ASSERT_FALSE(r->breaker().allows(1, wall_ms()));
+  accept(test::message("hc1", "447911000080"));
+  Reader out(ko, {t("sms.out.alpha"), t("sms.out.beta")});
+  auto& first = out.count(1, 20s);
+  ASSERT_EQ(first.size(), 1u);
+  EXPECT_EQ(first[0].topic, t("sms.out.beta")) << "failed over while alpha's circuit is open";
+  produce({t("sms.provider-health"), "1", encode_health({1, true, wall_ms(), ""}), {}});
+  deadline = std::chrono::steady_clock::now() + 20s;
+  while (!r->breaker().allows(1, wall_ms()) && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(50ms);
+  accept(test::message("hc2", "447911000081"));
+  auto& both = out.count(2, 20s);
+  ASSERT_EQ(both.size(), 2u);
+  EXPECT_EQ(both[1].topic, t("sms.out.alpha")) << "back once healthy";
+  r->stop();
+}
+
 }  // namespace
 }  // namespace sluice::routing
