@@ -83,8 +83,8 @@ std::optional<Provider::BindMode> parse_bind_mode(std::string_view);
 
 // How the router is meant to read routes (see docs/operator.md): among the
 // enabled routes whose prefix starts the destination and whose customer_id is
-// the message's customer or empty, the highest priority wins, then a route of
-// the customer over a route for everyone, then the longest prefix. Inside that
+// the message's customer or empty, a route of the customer beats a route for
+// everyone, then the longest prefix, then the lower priority number. Inside that
 // group the routes with the lowest failover_order whose provider is enabled and
 // up share the traffic in proportion to weight; a higher failover_order takes
 // over only when every route before it is unavailable.

@@ -182,6 +182,7 @@ void ReturnPath::registry_loop() {
   kafka::apply_options(conf, kopts_);
   kafka::set_conf(conf, "group.id", opts_.topic_prefix + "sluice-binds-reader-" + node_name_);
   kafka::set_conf(conf, "enable.auto.commit", "false");
+  kafka::set_conf(conf, "fetch.error.backoff.ms", "20");
   char err[512];
   rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof err);
   if (!rk) {

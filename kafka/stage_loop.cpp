@@ -129,12 +129,20 @@ void StageLoop::run() {
     if (tick_) tick_(*consumer_);
     run_due_retries();
 
-    if (tracker_.in_flight() >= opts_.max_in_flight) {
-      // Downstream is slow: stop taking records (the broker keeps them).
-      // poll(0) still serves rebalances and heartbeats.
-      consumer_->poll(std::chrono::milliseconds(0));
-      std::this_thread::sleep_for(std::chrono::milliseconds(2));
-    } else if (auto m = consumer_->poll(std::chrono::milliseconds(100))) {
+    bool overloaded = tracker_.in_flight() >= opts_.max_in_flight;
+    if (overloaded && !load_paused_) {
+      // Downstream is slow: stop fetching (the broker keeps the records).
+      // Polling goes on, to serve rebalances; whatever was fetched before the
+      // pause is still handled below, never dropped.
+      paused_for_load_ = consumer_->assignment();
+      consumer_->pause(paused_for_load_);
+      load_paused_ = true;
+    } else if (!overloaded && load_paused_) {
+      consumer_->resume(paused_for_load_);
+      paused_for_load_.clear();
+      load_paused_ = false;
+    }
+    if (auto m = consumer_->poll(std::chrono::milliseconds(load_paused_ ? 2 : 100))) {
       TopicPartition tp{topic_of(m.get()), m->partition};
       int64_t offset = m->offset;
       tracker_.started(tp, offset);

@@ -113,6 +113,8 @@ class StageLoop {
   std::mutex tasks_mu_;
   std::vector<std::function<void(Consumer&)>> tasks_;
   std::function<void(Consumer&)> tick_;
+  bool load_paused_ = false;  // poll thread only
+  std::vector<TopicPartition> paused_for_load_;
 };
 
 }  // namespace sluice::kafka
