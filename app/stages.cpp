@@ -104,9 +104,12 @@ int run_stages(const StageSettings& s) {
     std::vector<std::pair<config::State, prometheus::Gauge*>> states;
     for (auto st : {config::State::empty, config::State::from_cache, config::State::live, config::State::stale})
       states.emplace_back(st, &state_family.Add({{"state", config::state_name(st)}}));
-    auto publish = [&version, states, config] {
-      version.Set(static_cast<double>(config->version()));
-      auto now = config->state();
+    // A raw pointer: the store owns these callbacks, so a shared_ptr here
+    // would be a cycle that keeps the store alive forever.
+    auto* cfg = config.get();
+    auto publish = [&version, states, cfg] {
+      version.Set(static_cast<double>(cfg->version()));
+      auto now = cfg->state();
       for (auto& [st, g] : states) g->Set(st == now ? 1 : 0);
     };
     publish();

@@ -206,8 +206,8 @@ TEST_F(Outage, SixtySecondOutageWithRunningAndRestartedProcesses) {
     ASSERT_TRUE(cust);
     EXPECT_EQ(cust->at("customer").at("ingress_mps"), 77.0);
   }
-  EXPECT_EQ(a->terminate(), 0);
-  EXPECT_EQ(b->terminate(), 0);
+  EXPECT_EQ(a->terminate(), 0) << a->all_output();
+  EXPECT_EQ(b->terminate(), 0) << b->all_output();
 
   // The saved copy now holds the new version, and no clear password
   // anywhere.
