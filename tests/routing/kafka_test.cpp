@@ -106,8 +106,6 @@ class RoutingKafka : public ::testing::Test {
     auto specs = schema::topics(prefix);
     specs.push_back(schema::provider_topic(prefix, "alpha"));
     specs.push_back(schema::provider_topic(prefix, "beta"));
-    specs.push_back({prefix + "sms.assembler-checkpoint", 12, -1, "compact"});
-    specs.push_back({prefix + "sms.provider-health", 1, 3600000, "delete"});
     specs.push_back({prefix + "generic.out", 3, 3600000, "delete"});
     // Short tiers, so that a test sees records hop through a FIFO tier.
     specs.push_back({prefix + "sms.delay.1s", 4, 3600000, "delete"});
