@@ -64,7 +64,14 @@ TEST(BindFlood, WrongPasswordsAreAllRefusedWithoutHurtingBoundCustomers) {
             << " rss_after_kib=" << rss_after << "\n";
   EXPECT_EQ(report["answers"].value("0x0D", 0), 10000) << report.dump();
   EXPECT_LE(fds_after, fds_before + 2);
-  EXPECT_LT(rss_after - rss_before, 64 * 1024) << "memory grew by more than 64 MiB";
+#ifdef __SANITIZE_ADDRESS__
+  // Under ASan freed memory sits in its quarantine (256 MiB by default)
+  // before it is reused, so RSS grows by up to that much without a leak.
+  constexpr long kGrowthKib = (256 + 64) * 1024;
+#else
+  constexpr long kGrowthKib = 64 * 1024;
+#endif
+  EXPECT_LT(rss_after - rss_before, kGrowthKib) << "memory grew by more than the bound";
   // "Unchanged within noise" on a shared 2-core machine: bounded, not equal.
   EXPECT_LT(busy.value("p99", 1e9), std::max(50.0, 5 * quiet.value("p99", 0.0)));
   EXPECT_TRUE(gw.proc->alive());
