@@ -15,8 +15,14 @@ void ProviderBucket::set_limit(double per_second) {
     return;
   }
   if (rate_ <= 0 || rate_ > limit_) rate_ = limit_;
-  // A burst of at most ~50 ms keeps every 1-second window within the limit.
-  tokens_ = std::min(tokens_, std::max(1.0, limit_ * 0.05));
+  tokens_ = std::min(tokens_, burst());
+}
+
+double ProviderBucket::burst() const {
+  // The bucket holds at most 2 ms worth of sends (at least one): any sliding
+  // 1-second window then sees the contract rate plus that sliver, while high
+  // rates still need no timer wake-up per message.
+  return std::max(1.0, limit_ * 0.002);
 }
 
 void ProviderBucket::refill(Clock::time_point now) {
@@ -25,8 +31,7 @@ void ProviderBucket::refill(Clock::time_point now) {
   if (dt <= 0) return;
   // Recover towards the limit: +5% of the limit per second after throttling.
   if (rate_ < limit_) rate_ = std::min(limit_, rate_ + limit_ * 0.05 * dt);
-  double burst = std::max(1.0, limit_ * 0.05);
-  tokens_ = std::min(burst, tokens_ + rate_ * dt);
+  tokens_ = std::min(burst(), tokens_ + rate_ * dt);
 }
 
 bool ProviderBucket::try_acquire(double n, Clock::time_point now) {
@@ -35,8 +40,7 @@ bool ProviderBucket::try_acquire(double n, Clock::time_point now) {
   refill(now);
   // A cost above the burst size would never fit: let it through once the
   // bucket is full, and charge it as debt paid back before the next send.
-  double burst = std::max(1.0, limit_ * 0.05);
-  double need = std::min(n, burst);
+  double need = std::min(n, burst());
   if (tokens_ + 1e-9 < need) return false;
   tokens_ -= n;
   return true;
@@ -50,8 +54,7 @@ boost::asio::awaitable<void> ProviderBucket::acquire(double n) {
     if (now < paused_until_) {
       wait = paused_until_ - now;
     } else {
-      double burst = std::max(1.0, limit_ * 0.05);
-      double need = std::min(n, burst) - tokens_;
+      double need = std::min(n, burst()) - tokens_;
       double secs = rate_ > 0 ? need / rate_ : 0.001;
       wait = std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(std::max(secs, 0.0002)));
     }

@@ -32,6 +32,7 @@ class ProviderBucket {
 
  private:
   void refill(Clock::time_point now);
+  double burst() const;
   boost::asio::steady_timer timer_;
   double limit_ = 0;  // contract share
   double rate_ = 0;   // effective, <= limit_

@@ -52,7 +52,8 @@ TEST(TwoSenders, ShareTheProviderRateAndSendEachMessageOnce) {
             << " max_per_second=" << s["rate"]["max_per_second"] << "\n";
   EXPECT_EQ(s["submits"]["unique"], 4000);
   EXPECT_EQ(s["submits"]["duplicates"], 0);
-  EXPECT_LE(s["rate"]["max_sliding_1s"].get<double>(), kRate * 1.05) << "the two senders together exceeded the contract";
+  // Each instance may hold one token of burst (see ProviderBucket::burst).
+  EXPECT_LE(s["rate"]["max_sliding_1s"].get<double>(), kRate + 2) << "the two senders together exceeded the contract";
   EXPECT_EQ(second.proc->stop(SIGTERM), 0) << second.proc->log();
   EXPECT_EQ(all.proc->stop(SIGTERM), 0) << all.proc->log();
 }
