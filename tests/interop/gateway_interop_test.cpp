@@ -173,5 +173,25 @@ TEST_F(GatewayInterop, NodeSmppClientSubmitsAndGetsAnId) {
   EXPECT_NE(r.output.find("submit_sm_resp status=0 id="), std::string::npos) << r.output;
 }
 
+TEST(GatewayTls, BindsAndAnswersOverTlsWhenACertificateIsConfigured) {
+  TestCluster cluster;
+  cluster.add_customer("acme", "s3cret", "--mps 1000 --max-binds 10");
+  std::string cert = cluster.dir() + "/cert.pem", key = cluster.dir() + "/key.pem";
+  auto gen = run("openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=localhost -keyout " + key + " -out " + cert);
+  ASSERT_EQ(gen.status, 0) << gen.output;
+  uint16_t tls_port = free_port();
+  auto gw = cluster.start("gateway", "tls1",
+                          {"--tls-cert", cert, "--tls-key", key, "--smpp-tls", "127.0.0.1:" + std::to_string(tls_port)});
+  auto r = run(python() + " " + SLUICE_SOURCE_DIR + "/tests/interop/smpplib_client.py tls-bind --port " +
+               std::to_string(tls_port) + " --system-id acme --password s3cret");
+  ASSERT_EQ(r.status, 0) << r.output;
+  auto j = nlohmann::json::parse(r.output.substr(r.output.rfind('{')), nullptr, false);
+  ASSERT_FALSE(j.is_discarded()) << r.output;
+  EXPECT_EQ(j["bind_cmd"], 0x80000009u);
+  EXPECT_EQ(j["bind_status"], 0);
+  EXPECT_EQ(j["enquire_cmd"], 0x80000015u);
+  EXPECT_EQ(gw.proc->stop(SIGTERM), 0) << gw.proc->log();
+}
+
 }  // namespace
 }  // namespace sluice::test

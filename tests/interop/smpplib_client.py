@@ -213,6 +213,27 @@ def split(args):
     return {"acked": len(ids), "receipts_matched": matched, "duplicates": dups}
 
 
+def tls_bind(args):
+    """bind_transceiver over TLS with Python's ssl module, then an enquire_link."""
+    import ssl
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    raw = socket.create_connection((args.host, args.port), timeout=10)
+    s = ctx.wrap_socket(raw)
+    body = args.system_id.encode() + b"\0" + args.password.encode() + b"\0" + b"\0" + bytes([0x34, 0, 0]) + b"\0"
+    s.sendall(struct.pack(">IIII", 16 + len(body), 0x00000009, 0, 1) + body)
+    head = s.recv(16)
+    length, cmd, status, seq = struct.unpack(">IIII", head)
+    if length > 16:
+        s.recv(length - 16)
+    s.sendall(struct.pack(">IIII", 16, 0x00000015, 0, 2))
+    head2 = s.recv(16)
+    l2, cmd2, st2, seq2 = struct.unpack(">IIII", head2)
+    s.close()
+    return {"bind_cmd": cmd, "bind_status": status, "enquire_cmd": cmd2, "tls_version": s.version() if hasattr(s, "version") else ""}
+
+
 def main():
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
@@ -232,7 +253,7 @@ def main():
     p.add_argument("--wait", type=float, default=60)
     args = p.parse_args()
     fn = {"bind-kinds": bind_kinds, "bad-password": bad_password, "submit": submit,
-          "garbage": garbage, "many-binds": many_binds, "split": split}[args.scenario]
+          "garbage": garbage, "many-binds": many_binds, "split": split, "tls-bind": tls_bind}[args.scenario]
     result = fn(args)
     if result is not None:
         print(json.dumps(result), flush=True)
