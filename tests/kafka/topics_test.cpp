@@ -6,6 +6,7 @@
 #include <array>
 #include <cstdio>
 #include <string>
+#include <thread>
 
 #include "kafka/admin.h"
 #include "schema/topics.h"
@@ -50,7 +51,12 @@ TEST(TopicsCommand, CheckFailsOnMissingTopicsAndPassesAfterCreate) {
   sluice::kafka::KafkaOptions ko;
   ko.bootstrap = sluice::test::kafka_bootstrap();
   ASSERT_TRUE(sluice::kafka::delete_topics(ko, {prefix + "sms.deliver"}).empty());
+  // A deleted topic leaves the brokers' metadata after a moment.
   auto again = run(base + " --check");
+  for (int i = 0; i < 40 && again.status != 1; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    again = run(base + " --check");
+  }
   EXPECT_EQ(again.status, 1);
   EXPECT_NE(again.output.find(prefix + "sms.deliver: missing"), std::string::npos) << again.output;
 
