@@ -74,20 +74,23 @@ int run_version() {
 }
 
 int run_topics(const std::vector<std::string>& argv) {
-  constexpr const char* usage = R"(usage: sluice topics --create|--check [--kafka ADDR] [--topic-prefix P] [--provider NAME ...]
+  constexpr const char* usage =
+      R"(usage: sluice topics --create|--check [--kafka ADDR] [--topic-prefix P] [--provider NAME ...]
   --create           create the topics that are missing (existing ones are left alone)
   --check            exit 1 and list problems when a topic is missing or differs
   --provider NAMES   comma-separated provider names whose sms.out.<name> topics to include
   --list             print the topic table
 )";
-  Args args({"kafka", "topic-prefix", "provider", "log-level"}, {"create", "check", "list", "help"});
+  Args args({"kafka", "topic-prefix", "provider", "log-level"},
+            {"create", "check", "list", "help"});
   std::string err;
   if (!args.parse(argv, err)) return usage_error(err, usage);
   if (args.flag("help")) {
     std::cout << usage;
     return 0;
   }
-  if (!args.positional().empty()) return usage_error("unexpected argument " + args.positional()[0], usage);
+  if (!args.positional().empty())
+    return usage_error("unexpected argument " + args.positional()[0], usage);
   int modes = args.flag("create") + args.flag("check") + args.flag("list");
   if (modes != 1) return usage_error("give exactly one of --create, --check, --list", usage);
   std::string prefix = args.value_or("topic-prefix", "");
@@ -96,7 +99,8 @@ int run_topics(const std::vector<std::string>& argv) {
     size_t start = 0;
     while (start <= p->size()) {
       auto comma = p->find(',', start);
-      std::string name = p->substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+      std::string name =
+          p->substr(start, comma == std::string::npos ? std::string::npos : comma - start);
       if (!name.empty()) {
         if (!sluice::schema::valid_provider_topic_part(name))
           return usage_error("provider name not usable in a topic name: " + name, usage);
@@ -118,7 +122,8 @@ int run_topics(const std::vector<std::string>& argv) {
   try {
     if (args.flag("create")) {
       auto problems = sluice::kafka::create_topics(ko, specs);
-      for (const auto& p : problems) std::cerr << "topics: " << p.topic << ": " << p.problem << "\n";
+      for (const auto& p : problems)
+        std::cerr << "topics: " << p.topic << ": " << p.problem << "\n";
       if (!problems.empty()) return 1;
     }
     auto problems = sluice::kafka::check_topics(ko, specs);
@@ -138,20 +143,23 @@ int run_topics(const std::vector<std::string>& argv) {
 }
 
 int run_stage_command(const std::string& cmd, const std::vector<std::string>& argv) {
-  Args args({"kafka", "pg", "http", "topic-prefix", "state-dir", "node", "log-level", "smpp", "smpp-tls",
-             "tls-cert", "tls-key", "provider", "demo-password"},
+  Args args({"kafka", "pg", "http", "topic-prefix", "state-dir", "node", "log-level", "smpp",
+             "smpp-tls", "tls-cert", "tls-key", "provider", "demo-password"},
             {"log-json", "help", "demo"});
-  std::string usage = "usage: sluice " + cmd + " [flags]\n\n" + kStageFlags + sluice::app::stage_flags_help(cmd);
+  std::string usage =
+      "usage: sluice " + cmd + " [flags]\n\n" + kStageFlags + sluice::app::stage_flags_help(cmd);
   std::string err;
   if (!args.parse(argv, err)) return usage_error(err, usage.c_str());
   if (args.flag("help")) {
     std::cout << usage;
     return 0;
   }
-  if (!args.positional().empty()) return usage_error("unexpected argument " + args.positional()[0], usage.c_str());
+  if (!args.positional().empty())
+    return usage_error("unexpected argument " + args.positional()[0], usage.c_str());
   if (auto lvl = args.value("log-level")) {
     sluice::log::Level l;
-    if (!sluice::log::parse_level(*lvl, l)) return usage_error("bad --log-level " + *lvl, usage.c_str());
+    if (!sluice::log::parse_level(*lvl, l))
+      return usage_error("bad --log-level " + *lvl, usage.c_str());
     sluice::log::set_level(l);
   }
   sluice::log::set_json(args.flag("log-json"));
@@ -160,7 +168,9 @@ int run_stage_command(const std::string& cmd, const std::vector<std::string>& ar
   s.command = cmd;
   s.kafka = args.value_or("kafka", "127.0.0.1:19092");
   const char* env_dsn = std::getenv("SLUICE_PG_DSN");
-  s.pg_dsn = args.value_or("pg", env_dsn ? env_dsn : "host=127.0.0.1 port=15432 dbname=sluice user=sluice password=sluice");
+  s.pg_dsn = args.value_or(
+      "pg",
+      env_dsn ? env_dsn : "host=127.0.0.1 port=15432 dbname=sluice user=sluice password=sluice");
   s.http = args.value_or("http", "127.0.0.1:8080");
   s.topic_prefix = args.value_or("topic-prefix", "");
   const char* env_state = std::getenv("SLUICE_STATE_DIR");

@@ -1,34 +1,37 @@
 #include "app/stages.h"
 
+#include <prometheus/gauge.h>
+
 #include <cstdio>
 #include <filesystem>
 #include <memory>
-#include <prometheus/gauge.h>
 #include <vector>
 
 #include "common/log.h"
+#include "common/runtime.h"
 #include "config/config.h"
+#include "dlr/dlr_stage.h"
 #include "gateway/gateway.h"
 #include "gateway/return_path.h"
-#include "dlr/dlr_stage.h"
+#include "kafka/admin.h"
+#include "kafka/producer.h"
 #include "routing/assembler.h"
 #include "routing/router.h"
 #include "routing/scheduler.h"
-#include "throttle/sender_stage.h"
-#include "common/runtime.h"
-#include "kafka/admin.h"
-#include "kafka/producer.h"
 #include "schema/topics.h"
+#include "throttle/sender_stage.h"
 
 namespace sluice::app {
 
 bool is_stage(const std::string& command) {
-  return command == "all" || command == "gateway" || command == "assembler" || command == "router" ||
-         command == "scheduler" || command == "sender" || command == "dlr";
+  return command == "all" || command == "gateway" || command == "assembler" ||
+         command == "router" || command == "scheduler" || command == "sender" || command == "dlr";
 }
 
 namespace {
-bool runs(const StageSettings& s, const char* stage) { return s.command == "all" || s.command == stage; }
+bool runs(const StageSettings& s, const char* stage) {
+  return s.command == "all" || s.command == stage;
+}
 }  // namespace
 
 std::string stage_flags_help(const std::string& command) {
@@ -72,7 +75,8 @@ int run_stages(const StageSettings& s) {
 
   auto producer = std::make_shared<kafka::Producer>(ko);
   rt.health()->add_check("kafka", [producer] {
-    return CheckResult{producer->connected(), producer->connected() ? "brokers answer" : "no broker answers"};
+    return CheckResult{producer->connected(),
+                       producer->connected() ? "brokers answer" : "no broker answers"};
   });
   rt.on_exit([producer] { producer->flush(std::chrono::seconds(5)); });
 
@@ -85,8 +89,10 @@ int run_stages(const StageSettings& s) {
   config->start();
   rt.health()->add_check("config", [config] {
     auto st = config->state();
-    bool ok = st == config::State::live || st == config::State::stale || st == config::State::from_cache;
-    return CheckResult{ok, std::string(config::state_name(st)) + " version " + std::to_string(config->version())};
+    bool ok =
+        st == config::State::live || st == config::State::stale || st == config::State::from_cache;
+    return CheckResult{
+        ok, std::string(config::state_name(st)) + " version " + std::to_string(config->version())};
   });
   rt.on_exit([config] { config->stop(); });
   {
@@ -102,7 +108,8 @@ int run_stages(const StageSettings& s) {
                              .Help("1 for the configuration state this process is in")
                              .Register(*rt.registry());
     std::vector<std::pair<config::State, prometheus::Gauge*>> states;
-    for (auto st : {config::State::empty, config::State::from_cache, config::State::live, config::State::stale})
+    for (auto st : {config::State::empty, config::State::from_cache, config::State::live,
+                    config::State::stale})
       states.emplace_back(st, &state_family.Add({{"state", config::state_name(st)}}));
     // A raw pointer: the store owns these callbacks, so a shared_ptr here
     // would be a cycle that keeps the store alive forever.
@@ -142,7 +149,8 @@ int run_stages(const StageSettings& s) {
     rpo.topic_prefix = s.topic_prefix;
     rpo.node = s.node;
     rpo.create_node_topic = !mock;
-    return_path = std::make_unique<gateway::ReturnPath>(rt.io(), *gw, ko, producer, rpo, *rt.registry());
+    return_path =
+        std::make_unique<gateway::ReturnPath>(rt.io(), *gw, ko, producer, rpo, *rt.registry());
     return_path->start();
     auto* rp = return_path.get();
     // Deliveries first, while sessions can still answer; then the sessions.
@@ -160,7 +168,8 @@ int run_stages(const StageSettings& s) {
       auto* m = mock.get();
       so2.create_topic = [m](const schema::TopicSpec& t) { m->create_topic(t.name, t.partitions); };
     }
-    sender = std::make_unique<throttle::SenderStage>(rt.io(), ko, producer, config, so2, *rt.registry());
+    sender =
+        std::make_unique<throttle::SenderStage>(rt.io(), ko, producer, config, so2, *rt.registry());
     sender->start();
     auto* snd = sender.get();
     rt.on_drain("sender", [snd] { return snd->drain(); });
@@ -192,7 +201,8 @@ int run_stages(const StageSettings& s) {
     routing::SchedulerOptions sco;
     sco.topic_prefix = s.topic_prefix;
     sco.node = s.node;
-    scheduler = std::make_unique<routing::SchedulerStage>(ko, producer, config, sco, *rt.registry());
+    scheduler =
+        std::make_unique<routing::SchedulerStage>(ko, producer, config, sco, *rt.registry());
     scheduler->start();
     auto* sc = scheduler.get();
     rt.on_exit([sc] { sc->stop(); });
@@ -206,7 +216,9 @@ int run_stages(const StageSettings& s) {
     dlr_stage = std::make_unique<dlr::DlrStage>(ko, producer, config, dop, *rt.registry());
     dlr_stage->start();
     auto* d = dlr_stage.get();
-    rt.health()->add_check("dlr", [d] { return CheckResult{d->running(), d->running() ? "consuming" : "stopped"}; });
+    rt.health()->add_check("dlr", [d] {
+      return CheckResult{d->running(), d->running() ? "consuming" : "stopped"};
+    });
     rt.on_exit([d] { d->stop(); });
   }
 

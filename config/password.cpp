@@ -167,7 +167,8 @@ bool PasswordVerifier::verify_cached(std::string_view system_id, std::string_vie
   const std::string m = mac(password);
   std::lock_guard lock(mu_);
   auto it = entries_.find(key);
-  if (it == entries_.end() || sodium_memcmp(it->second.first.data(), m.data(), m.size()) != 0) return false;
+  if (it == entries_.end() || sodium_memcmp(it->second.first.data(), m.data(), m.size()) != 0)
+    return false;
   lru_.splice(lru_.begin(), lru_, it->second.second);
   ++hits_;
   return true;

@@ -45,7 +45,8 @@ class PasswordVerifier {
   bool verify(std::string_view system_id, std::string_view stored_hash, std::string_view password);
   // Only the memory of successes, never the slow hash: fast enough for an I/O
   // thread. False means "not known good", not "wrong".
-  bool verify_cached(std::string_view system_id, std::string_view stored_hash, std::string_view password);
+  bool verify_cached(std::string_view system_id, std::string_view stored_hash,
+                     std::string_view password);
   void clear();
   std::size_t size() const;
   std::size_t hits() const;

@@ -9,10 +9,10 @@
 #include <unordered_map>
 
 #include "common/log.h"
-#include "records.pb.h"
 #include "dlr/state_reader.h"
 #include "kafka/consumer.h"
 #include "kafka/stage_loop.h"
+#include "records.pb.h"
 #include "schema/receipts.h"
 #include "schema/topics.h"
 

@@ -22,32 +22,43 @@ prometheus::Histogram::BucketBoundaries latency_buckets() {
 }
 const char* bind_type(uint32_t cmd) {
   switch (static_cast<smpp::CommandId>(cmd)) {
-    case smpp::CommandId::BindTransmitter: return "transmitter";
-    case smpp::CommandId::BindReceiver: return "receiver";
-    case smpp::CommandId::BindTransceiver: return "transceiver";
-    default: return "unknown";
+    case smpp::CommandId::BindTransmitter:
+      return "transmitter";
+    case smpp::CommandId::BindReceiver:
+      return "receiver";
+    case smpp::CommandId::BindTransceiver:
+      return "transceiver";
+    default:
+      return "unknown";
   }
 }
 const char* result_name(Gateway::AuthResult r) {
   switch (r) {
-    case Gateway::AuthResult::ok: return "ok";
-    case Gateway::AuthResult::bad_credentials: return "bad_credentials";
-    case Gateway::AuthResult::disabled: return "disabled";
-    case Gateway::AuthResult::ip_denied: return "ip_denied";
-    case Gateway::AuthResult::too_many_binds: return "too_many_binds";
-    case Gateway::AuthResult::busy: return "busy";
+    case Gateway::AuthResult::ok:
+      return "ok";
+    case Gateway::AuthResult::bad_credentials:
+      return "bad_credentials";
+    case Gateway::AuthResult::disabled:
+      return "disabled";
+    case Gateway::AuthResult::ip_denied:
+      return "ip_denied";
+    case Gateway::AuthResult::too_many_binds:
+      return "too_many_binds";
+    case Gateway::AuthResult::busy:
+      return "busy";
   }
   return "unknown";
 }
 // A plain function, not a capturing lambda: the coroutine frame must own its
 // arguments (a lambda's captures die with the lambda object, before the frame).
-asio::awaitable<bool> verify_on_pool(config::PasswordVerifier& v, std::string system_id, std::string hash,
-                                     std::string password) {
+asio::awaitable<bool> verify_on_pool(config::PasswordVerifier& v, std::string system_id,
+                                     std::string hash, std::string password) {
   co_return v.verify(system_id, hash, password);
 }
 }  // namespace
 
-Gateway::Gateway(asio::io_context& io, GatewayOptions opts, std::shared_ptr<kafka::Producer> producer,
+Gateway::Gateway(asio::io_context& io, GatewayOptions opts,
+                 std::shared_ptr<kafka::Producer> producer,
                  std::shared_ptr<config::ConfigStore> config, prometheus::Registry& registry)
     : io_(io),
       opts_(std::move(opts)),
@@ -92,7 +103,9 @@ Gateway::Gateway(asio::io_context& io, GatewayOptions opts, std::shared_ptr<kafk
   for (const auto& c : config_->current()->customers) throttled_.Add({{"customer", c.system_id}});
 }
 
-Gateway::~Gateway() { auth_pool_.join(); }
+Gateway::~Gateway() {
+  auth_pool_.join();
+}
 
 void Gateway::start() {
   auto open = [this](const std::string& addr, uint16_t& port_out) {
@@ -122,7 +135,8 @@ void Gateway::start() {
     tls_ctx_->use_private_key_file(opts_.tls_key, asio::ssl::context::pem);
     tls_acceptor_ = open(opts_.tls_listen, tls_port_);
     asio::co_spawn(io_, accept_loop(*tls_acceptor_, true), asio::detached);
-    log::info("smpp tls listening", {{"addr", opts_.tls_listen}, {"port", std::to_string(tls_port_)}});
+    log::info("smpp tls listening",
+              {{"addr", opts_.tls_listen}, {"port", std::to_string(tls_port_)}});
   }
   listening_ = true;
 }
@@ -144,12 +158,15 @@ asio::awaitable<void> Gateway::accept_loop(tcp::acceptor& acceptor, bool tls) {
     auto strand = asio::make_strand(io_);
     if (tls) {
       auto s = std::make_shared<Session<asio::ssl::stream<tcp::socket>>>(
-          *this, asio::ssl::stream<tcp::socket>(tcp::socket(strand, remote.protocol(), socket.release()), *tls_ctx_),
+          *this,
+          asio::ssl::stream<tcp::socket>(tcp::socket(strand, remote.protocol(), socket.release()),
+                                         *tls_ctx_),
           remote);
       asio::co_spawn(strand, s->run(), asio::detached);
     } else {
       auto proto = remote.protocol();
-      auto s = std::make_shared<Session<tcp::socket>>(*this, tcp::socket(strand, proto, socket.release()), remote);
+      auto s = std::make_shared<Session<tcp::socket>>(
+          *this, tcp::socket(strand, proto, socket.release()), remote);
       asio::co_spawn(strand, s->run(), asio::detached);
     }
   }
@@ -331,7 +348,8 @@ void Gateway::count_pdu(uint32_t command_id, uint32_t status) {
     const char* cmd = smpp::command_name(command_id);
     const char* st = smpp::status_name(status);
     auto& c = pdus_.Add({{"command", cmd}, {"status", st}});
-    if (pdu_cache_.size() < 4096) it = pdu_cache_.emplace(key, &c).first;
+    if (pdu_cache_.size() < 4096)
+      it = pdu_cache_.emplace(key, &c).first;
     else {
       c.Increment();
       return;
@@ -340,7 +358,9 @@ void Gateway::count_pdu(uint32_t command_id, uint32_t status) {
   it->second->Increment();
 }
 
-void Gateway::count_bind_attempt(AuthResult r) { bind_attempts_.Add({{"result", result_name(r)}}).Increment(); }
+void Gateway::count_bind_attempt(AuthResult r) {
+  bind_attempts_.Add({{"result", result_name(r)}}).Increment();
+}
 
 void Gateway::observe_submit(std::chrono::steady_clock::duration d) {
   submit_latency_.Observe(std::chrono::duration<double>(d).count());

@@ -4,6 +4,11 @@
 // customers' binds on this node, ingress rate buckets, password checks on a
 // worker pool, and the Kafka producer that makes a submit durable before the
 // customer hears ESME_ROK.
+#include <prometheus/counter.h>
+#include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
+
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -15,19 +20,15 @@
 #include <functional>
 #include <map>
 #include <memory>
-#include <prometheus/counter.h>
-#include <prometheus/gauge.h>
-#include <prometheus/histogram.h>
-#include <prometheus/registry.h>
 #include <set>
 #include <string>
 #include <unordered_map>
 
 #include "config/config.h"
-#include "smpp/pdu.h"
 #include "config/password.h"
 #include "gateway/message_id.h"
 #include "kafka/producer.h"
+#include "smpp/pdu.h"
 
 namespace sluice::gateway {
 
@@ -37,13 +38,13 @@ struct GatewayOptions {
   std::string tls_cert, tls_key;  // TLS listener only when both are set
   std::string topic_prefix;
   std::string node = "node";
-  std::chrono::seconds bind_timeout{30};        // connected but not bound
+  std::chrono::seconds bind_timeout{30};         // connected but not bound
   std::chrono::seconds inactivity_timeout{120};  // nothing read from the customer
   std::chrono::seconds enquire_link_interval{30};
   std::chrono::seconds response_timeout{10};  // our enquire_link / unbind unanswered
-  int window = 256;                           // outstanding submits per session before we stop reading
-  uint32_t max_pdu = 72000;                   // message_payload up to 64 KiB
-  size_t max_pending_write = 4 << 20;         // a customer that does not read is cut off
+  int window = 256;                    // outstanding submits per session before we stop reading
+  uint32_t max_pdu = 72000;            // message_payload up to 64 KiB
+  size_t max_pending_write = 4 << 20;  // a customer that does not read is cut off
   int auth_threads = 1;
   int max_auth_queue = 1024;  // bind attempts waiting for a password check
   // Failed binds per source address within a minute before further attempts
@@ -55,12 +56,13 @@ class SessionBase;
 
 class Gateway {
  public:
-  Gateway(boost::asio::io_context& io, GatewayOptions opts, std::shared_ptr<kafka::Producer> producer,
-          std::shared_ptr<config::ConfigStore> config, prometheus::Registry& registry);
+  Gateway(boost::asio::io_context& io, GatewayOptions opts,
+          std::shared_ptr<kafka::Producer> producer, std::shared_ptr<config::ConfigStore> config,
+          prometheus::Registry& registry);
   ~Gateway();
 
-  void start();                               // throws when a listener cannot bind
-  boost::asio::awaitable<void> drain();       // stop accepting; answer, unbind and close sessions
+  void start();                          // throws when a listener cannot bind
+  boost::asio::awaitable<void> drain();  // stop accepting; answer, unbind and close sessions
   bool listening() const { return listening_; }
   uint16_t port() const { return port_; }
   uint16_t tls_port() const { return tls_port_; }
@@ -73,13 +75,16 @@ class Gateway {
     std::shared_ptr<const config::Snapshot> snapshot;
     const config::Customer* customer = nullptr;
   };
-  boost::asio::awaitable<BindGrant> authenticate(const std::string& system_id, const std::string& password,
+  boost::asio::awaitable<BindGrant> authenticate(const std::string& system_id,
+                                                 const std::string& password,
                                                  const boost::asio::ip::address& remote);
   void register_bind(int64_t customer_id, SessionBase* s);
   // A receiver or transceiver bind of the customer on this node, round robin.
   SessionBase* pick_receiver(int64_t customer_id);
   // Local receiver binds per customer changed (for the bind registry).
-  void set_bind_listener(std::function<void(int64_t customer_id, int receivers)> cb) { bind_listener_ = std::move(cb); }
+  void set_bind_listener(std::function<void(int64_t customer_id, int receivers)> cb) {
+    bind_listener_ = std::move(cb);
+  }
   int receivers_of(int64_t customer_id) const;
   void unregister_bind(int64_t customer_id, SessionBase* s);
   void session_started(SessionBase* s);

@@ -55,8 +55,8 @@ void copy_tlvs(const smpp::TlvList& tlvs, records::v1::Message& out) {
 }
 
 // Validity: the message's own, else the customer's default, else none.
-uint32_t apply_times(const std::string& schedule, const std::string& validity, const IngressContext& ctx,
-                     records::v1::Message& out) {
+uint32_t apply_times(const std::string& schedule, const std::string& validity,
+                     const IngressContext& ctx, records::v1::Message& out) {
   auto sched = smpp::parse_smpp_time(schedule, ctx.now);
   if (sched.kind == smpp::SmppTime::Invalid) return st::ESME_RINVSCHED;
   auto valid = smpp::parse_smpp_time(validity, ctx.now);
@@ -98,7 +98,8 @@ void set_concat(const Sm& sm, const std::optional<smpp::ConcatInfo>& c, const In
 
 std::string group_key(int64_t customer_id, const smpp::Address& source, const smpp::Address& dest,
                       uint16_t ref) {
-  return std::to_string(customer_id) + "|" + source.addr + "|" + dest.addr + "|" + std::to_string(ref);
+  return std::to_string(customer_id) + "|" + source.addr + "|" + dest.addr + "|" +
+         std::to_string(ref);
 }
 
 uint32_t validate(const smpp::SubmitSm& sm) {
@@ -109,7 +110,8 @@ uint32_t validate(const smpp::SubmitSm& sm) {
   const auto* payload = sm.tlvs.find(smpp::tlv::message_payload);
   // SMPP 3.4 5.3.2.32: short_message and message_payload are exclusive.
   if (payload && !sm.short_message.empty()) return st::ESME_RINVMSGLEN;
-  if (uint32_t s = check_udh(sm.esm_class, payload ? payload->value : sm.short_message); s) return s;
+  if (uint32_t s = check_udh(sm.esm_class, payload ? payload->value : sm.short_message); s)
+    return s;
   if ((sm.registered_delivery & 0x03) == 0x03) return st::ESME_RINVREGDLVFLG;
   return st::ESME_ROK;
 }
@@ -161,7 +163,8 @@ uint32_t to_record(const smpp::SubmitSm& sm, const IngressContext& ctx, const st
   out.set_submitted_at_ms(ms_of(ctx.now));
   out.set_gateway_node(ctx.node);
   out.set_source_command(static_cast<uint32_t>(smpp::CommandId::SubmitSm));
-  if (uint32_t s = apply_times(sm.schedule_delivery_time, sm.validity_period, ctx, out); s) return s;
+  if (uint32_t s = apply_times(sm.schedule_delivery_time, sm.validity_period, ctx, out); s)
+    return s;
   set_concat(sm, smpp::concat_of(sm), ctx, id, out, key);
   return st::ESME_ROK;
 }

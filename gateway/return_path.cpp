@@ -1,13 +1,13 @@
 #include "gateway/return_path.h"
 
 #include <algorithm>
-#include <deque>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <cstdio>
 #include <ctime>
-#include <boost/asio/steady_timer.hpp>
+#include <deque>
 
 #include "common/log.h"
 #include "kafka/admin.h"
@@ -29,7 +29,8 @@ struct Pending {
 
 namespace {
 int64_t wall_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
       .count();
 }
 
@@ -39,8 +40,8 @@ std::string yymmddhhmm(int64_t ms) {
   std::tm tm{};
   gmtime_r(&t, &tm);
   char buf[64];
-  std::snprintf(buf, sizeof buf, "%02d%02d%02d%02d%02d", tm.tm_year % 100, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-                tm.tm_min);
+  std::snprintf(buf, sizeof buf, "%02d%02d%02d%02d%02d", tm.tm_year % 100, tm.tm_mon + 1,
+                tm.tm_mday, tm.tm_hour, tm.tm_min);
   return buf;
 }
 
@@ -72,7 +73,9 @@ smpp::DeliverSm to_deliver_sm(const records::v1::Deliver& d) {
     sm.esm_class = static_cast<uint8_t>(d.esm_class() & ~0x3Cu);
     sm.data_coding = static_cast<uint8_t>(d.data_coding());
     sm.short_message.assign(d.short_message().begin(), d.short_message().end());
-    for (const auto& t : d.tlvs()) sm.tlvs.items.push_back({static_cast<uint16_t>(t.tag()), {t.value().begin(), t.value().end()}});
+    for (const auto& t : d.tlvs())
+      sm.tlvs.items.push_back(
+          {static_cast<uint16_t>(t.tag()), {t.value().begin(), t.value().end()}});
   }
   return sm;
 }
@@ -85,31 +88,38 @@ ReturnPath::ReturnPath(asio::io_context& io, Gateway& gw, kafka::KafkaOptions ko
       kopts_(std::move(kopts)),
       producer_(std::move(producer)),
       opts_(std::move(opts)),
-      delivered_(prometheus::BuildCounter()
-                     .Name("sluice_deliver_sm_total")
-                     .Help("deliver_sm to customers by kind (receipt, mo) and the customer's answer")
-                     .Register(registry)),
-      waiting_gauge_(prometheus::BuildGauge()
-                         .Name("sluice_gateway_deliveries_waiting")
-                         .Help("Receipts and MO held on this node for customers with no receiver bind")
-                         .Register(registry)
-                         .Add({})) {
+      delivered_(
+          prometheus::BuildCounter()
+              .Name("sluice_deliver_sm_total")
+              .Help("deliver_sm to customers by kind (receipt, mo) and the customer's answer")
+              .Register(registry)),
+      waiting_gauge_(
+          prometheus::BuildGauge()
+              .Name("sluice_gateway_deliveries_waiting")
+              .Help("Receipts and MO held on this node for customers with no receiver bind")
+              .Register(registry)
+              .Add({})) {
   node_name_ = schema::topic_safe(opts_.node);
   deliver_topic_ = schema::topic_name(opts_.topic_prefix, "sms.deliver");
   binds_topic_ = schema::topic_name(opts_.topic_prefix, "sms.binds");
   node_topic_ = schema::node_topic(opts_.topic_prefix, opts_.node).name;
 }
 
-ReturnPath::~ReturnPath() { stop(); }
+ReturnPath::~ReturnPath() {
+  stop();
+}
 
 void ReturnPath::start() {
   // Our node topic must exist before we subscribe to it.
   if (opts_.create_node_topic) {
-    auto problems = kafka::create_topics(kopts_, {schema::node_topic(opts_.topic_prefix, opts_.node)});
-    for (const auto& p : problems) log::warn("node topic", {{"topic", p.topic}, {"problem", p.problem}});
+    auto problems =
+        kafka::create_topics(kopts_, {schema::node_topic(opts_.topic_prefix, opts_.node)});
+    for (const auto& p : problems)
+      log::warn("node topic", {{"topic", p.topic}, {"problem", p.problem}});
   }
 
-  gw_.set_bind_listener([this](int64_t customer, int receivers) { publish_binds(customer, receivers); });
+  gw_.set_bind_listener(
+      [this](int64_t customer, int receivers) { publish_binds(customer, receivers); });
   registry_thread_ = std::thread([this] { registry_loop(); });
 
   kafka::StageLoopOptions shared;
@@ -120,16 +130,18 @@ void ReturnPath::start() {
   // At stop, what waits for a bind is simply read again later: don't wait long.
   shared.drain_timeout = std::chrono::seconds(2);
   shared_loop_ = std::make_unique<kafka::StageLoop>(
-      kopts_, shared, producer_,
-      [this](const rd_kafka_message_t& m, kafka::StageLoop::Done done) { on_record(m, std::move(done), false); });
+      kopts_, shared, producer_, [this](const rd_kafka_message_t& m, kafka::StageLoop::Done done) {
+        on_record(m, std::move(done), false);
+      });
   kafka::StageLoopOptions mine;
   mine.name = "gateway-node";
   mine.consumer.group_id = opts_.topic_prefix + "sluice-gateway-node-" + node_name_;
   mine.consumer.topics = {node_topic_};
   mine.drain_timeout = std::chrono::seconds(2);
   node_loop_ = std::make_unique<kafka::StageLoop>(
-      kopts_, mine, producer_,
-      [this](const rd_kafka_message_t& m, kafka::StageLoop::Done done) { on_record(m, std::move(done), true); });
+      kopts_, mine, producer_, [this](const rd_kafka_message_t& m, kafka::StageLoop::Done done) {
+        on_record(m, std::move(done), true);
+      });
   shared_loop_->start();
   node_loop_->start();
   asio::post(io_, [this] { sweep_blocked(); });
@@ -168,8 +180,10 @@ void ReturnPath::publish_binds(int64_t customer_id, int receivers) {
   }
   {
     std::lock_guard lock(mu_);
-    if (receivers > 0) registry_[customer_id][node_name_] = receivers;
-    else registry_[customer_id].erase(node_name_);
+    if (receivers > 0)
+      registry_[customer_id][node_name_] = receivers;
+    else
+      registry_[customer_id].erase(node_name_);
   }
   // An empty value is a tombstone in the compacted topic. Best effort: the
   // registry is advisory; a wrong entry costs a forward and a bounce, not a loss.
@@ -195,8 +209,8 @@ void ReturnPath::registry_loop() {
     const rd_kafka_metadata_t* md = nullptr;
     rd_kafka_topic_t* rkt = rd_kafka_topic_new(rk, binds_topic_.c_str(), nullptr);
     for (int i = 0; i < 30 && !stop_; ++i) {
-      if (rd_kafka_metadata(rk, 0, rkt, &md, 2000) == RD_KAFKA_RESP_ERR_NO_ERROR && md->topic_cnt == 1 &&
-          md->topics[0].err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+      if (rd_kafka_metadata(rk, 0, rkt, &md, 2000) == RD_KAFKA_RESP_ERR_NO_ERROR &&
+          md->topic_cnt == 1 && md->topics[0].err == RD_KAFKA_RESP_ERR_NO_ERROR) {
         partitions = md->topics[0].partition_cnt;
         rd_kafka_metadata_destroy(md);
         break;
@@ -209,7 +223,8 @@ void ReturnPath::registry_loop() {
   }
   auto* list = rd_kafka_topic_partition_list_new(partitions);
   for (int p = 0; p < partitions; ++p)
-    rd_kafka_topic_partition_list_add(list, binds_topic_.c_str(), p)->offset = RD_KAFKA_OFFSET_BEGINNING;
+    rd_kafka_topic_partition_list_add(list, binds_topic_.c_str(), p)->offset =
+        RD_KAFKA_OFFSET_BEGINNING;
   rd_kafka_assign(rk, list);
   rd_kafka_topic_partition_list_destroy(list);
   while (!stop_) {
@@ -227,7 +242,8 @@ void ReturnPath::registry_loop() {
             registry_[customer].erase(node);
           } else {
             records::v1::BindCount bc;
-            if (bc.ParseFromArray(m->payload, static_cast<int>(m->len))) registry_[customer][node] = static_cast<int>(bc.receivers());
+            if (bc.ParseFromArray(m->payload, static_cast<int>(m->len)))
+              registry_[customer][node] = static_cast<int>(bc.receivers());
           }
         }
       }
@@ -248,10 +264,12 @@ std::vector<std::string> ReturnPath::nodes_with_receivers(int64_t customer_id) c
   return out;
 }
 
-void ReturnPath::on_record(const rd_kafka_message_t& m, kafka::StageLoop::Done done, bool from_node_topic) {
+void ReturnPath::on_record(const rd_kafka_message_t& m, kafka::StageLoop::Done done,
+                           bool from_node_topic) {
   auto p = std::make_shared<Pending>();
   if (!p->d.ParseFromArray(m.payload, static_cast<int>(m.len)) || p->d.schema_version() != 1) {
-    log::error("gateway: unreadable deliver record skipped", {{"offset", std::to_string(m.offset)}});
+    log::error("gateway: unreadable deliver record skipped",
+               {{"offset", std::to_string(m.offset)}});
     done();
     return;
   }
@@ -294,7 +312,8 @@ void ReturnPath::attempt(std::shared_ptr<Pending> p) {
   const char* kind = d.is_receipt() ? "receipt" : "mo";
   if (d.expire_at_ms() > 0 && d.expire_at_ms() < wall_ms()) {
     delivered_.Add({{"kind", kind}, {"status", "expired"}}).Increment();
-    log::info("delivery expired undelivered", {{"customer", std::to_string(d.customer_id())}, {"kind", kind}});
+    log::info("delivery expired undelivered",
+              {{"customer", std::to_string(d.customer_id())}, {"kind", kind}});
     p->done();
     return;
   }
@@ -325,12 +344,17 @@ void ReturnPath::attempt(std::shared_ptr<Pending> p) {
   auto nodes = nodes_with_receivers(d.customer_id());
   nodes.erase(std::remove(nodes.begin(), nodes.end(), node_name_), nodes.end());
   if (!nodes.empty()) {
-    std::string target = p->from_node_topic ? deliver_topic_ : schema::node_topic(opts_.topic_prefix, nodes[p->attempts % nodes.size()]).name;
+    std::string target =
+        p->from_node_topic
+            ? deliver_topic_
+            : schema::node_topic(opts_.topic_prefix, nodes[p->attempts % nodes.size()]).name;
     kafka::Record r{target, schema::customer_key(d.customer_id()), d.SerializeAsString(), {}};
     producer_->produce(std::move(r), [this, p](const kafka::DeliveryResult& res) {
       asio::post(io_, [this, p, ok = res.ok()] {
-        if (ok) p->done();
-        else retry_later(p);
+        if (ok)
+          p->done();
+        else
+          retry_later(p);
       });
     });
     return;
@@ -338,11 +362,14 @@ void ReturnPath::attempt(std::shared_ptr<Pending> p) {
   if (p->from_node_topic) {
     // Our bind went away and nobody has one: back to the shared topic, where
     // it waits for the customer's next bind.
-    kafka::Record r{deliver_topic_, schema::customer_key(d.customer_id()), d.SerializeAsString(), {}};
+    kafka::Record r{
+        deliver_topic_, schema::customer_key(d.customer_id()), d.SerializeAsString(), {}};
     producer_->produce(std::move(r), [this, p](const kafka::DeliveryResult& res) {
       asio::post(io_, [this, p, ok = res.ok()] {
-        if (ok) p->done();
-        else retry_later(p);
+        if (ok)
+          p->done();
+        else
+          retry_later(p);
       });
     });
     return;

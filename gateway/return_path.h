@@ -12,6 +12,8 @@
 //  - the bind registry is the compacted topic sms.binds: every node publishes
 //    its receiver-bind count per customer and reads everyone's.
 // Offsets are committed only after deliver_sm_resp (or a durable forward).
+#include <prometheus/registry.h>
+
 #include <atomic>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/io_context.hpp>
@@ -19,7 +21,6 @@
 #include <map>
 #include <memory>
 #include <mutex>
-#include <prometheus/registry.h>
 #include <string>
 #include <thread>
 
@@ -32,7 +33,7 @@ namespace sluice::gateway {
 struct ReturnPathOptions {
   std::string topic_prefix;
   std::string node;
-  size_t max_waiting = 50000;  // records held for customers with no bind, per node
+  size_t max_waiting = 50000;     // records held for customers with no bind, per node
   bool create_node_topic = true;  // false when the caller made it (mock cluster)
 };
 
@@ -42,7 +43,8 @@ smpp::DeliverSm to_deliver_sm(const records::v1::Deliver& d);
 class ReturnPath {
  public:
   ReturnPath(boost::asio::io_context& io, Gateway& gw, kafka::KafkaOptions kopts,
-             std::shared_ptr<kafka::Producer> producer, ReturnPathOptions opts, prometheus::Registry& registry);
+             std::shared_ptr<kafka::Producer> producer, ReturnPathOptions opts,
+             prometheus::Registry& registry);
   ~ReturnPath();
   void start();
   // Stop taking records; those in flight get their answers or stay uncommitted.

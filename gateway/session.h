@@ -81,7 +81,8 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
   }
 
   void deliver(smpp::DeliverSm pdu, std::function<void(uint32_t)> done) override {
-    asio::post(stream_.get_executor(), [self = this->shared_from_this(), pdu = std::move(pdu), done = std::move(done)]() mutable {
+    asio::post(stream_.get_executor(), [self = this->shared_from_this(), pdu = std::move(pdu),
+                                        done = std::move(done)]() mutable {
       self->start_deliver(std::move(pdu), std::move(done));
     });
   }
@@ -119,7 +120,8 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
   // (already answered with generic_nack).
   asio::awaitable<bool> read_pdu() {
     for (;;) {
-      auto check = smpp::check_frame(std::span(rbuf_.data() + rpos_, rlen_ - rpos_), gw_.options().max_pdu);
+      auto check =
+          smpp::check_frame(std::span(rbuf_.data() + rpos_, rlen_ - rpos_), gw_.options().max_pdu);
       if (check.state == smpp::FrameState::Complete) {
         frame_ = std::span(rbuf_.data() + rpos_, check.length);
         rpos_ += check.length;
@@ -127,11 +129,13 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
       }
       if (check.state == smpp::FrameState::TooShort || check.state == smpp::FrameState::TooLong) {
         uint32_t seq = 0;
-        if (rlen_ - rpos_ >= 16) seq = smpp::read_header(std::span(rbuf_.data() + rpos_, 16)).sequence_number;
-        send_status_only(smpp::to_u32(smpp::CommandId::GenericNack), seq, smpp::status::ESME_RINVCMDLEN);
+        if (rlen_ - rpos_ >= 16)
+          seq = smpp::read_header(std::span(rbuf_.data() + rpos_, 16)).sequence_number;
+        send_status_only(smpp::to_u32(smpp::CommandId::GenericNack), seq,
+                         smpp::status::ESME_RINVCMDLEN);
         gw_.count_pdu(0, smpp::status::ESME_RINVCMDLEN);
-        log::info("closing: bad command_length",
-                  {{"remote", remote_.address().to_string()}, {"length", std::to_string(check.length)}});
+        log::info("closing: bad command_length", {{"remote", remote_.address().to_string()},
+                                                  {"length", std::to_string(check.length)}});
         co_return false;
       }
       // Need more: compact, grow if the announced frame is bigger than the buffer.
@@ -142,7 +146,8 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
       }
       size_t want = std::max<size_t>(check.length, 4096);
       if (rbuf_.size() < want) rbuf_.resize(want);
-      if (rbuf_.size() - rlen_ < 1024 && rbuf_.size() < 65536 + gw_.options().max_pdu) rbuf_.resize(rbuf_.size() * 2);
+      if (rbuf_.size() - rlen_ < 1024 && rbuf_.size() < 65536 + gw_.options().max_pdu)
+        rbuf_.resize(rbuf_.size() * 2);
       size_t n = co_await socket_read(asio::buffer(rbuf_.data() + rlen_, rbuf_.size() - rlen_));
       rlen_ += n;
       last_read_ = Clock::now();
@@ -157,7 +162,8 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
     if (dead_) return;
     smpp::encode_to(pending_, pdu);
     if (pending_.size() > gw_.options().max_pending_write) {
-      log::warn("closing: customer does not read its answers", {{"remote", remote_.address().to_string()}});
+      log::warn("closing: customer does not read its answers",
+                {{"remote", remote_.address().to_string()}});
       dead_ = true;
       shutdown();
     }
@@ -224,12 +230,15 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
           break;
         }
         if (enquire_sent_ && now - *enquire_sent_ > o.response_timeout) {
-          log::info("closing: enquire_link unanswered", {{"remote", remote_.address().to_string()}});
+          log::info("closing: enquire_link unanswered",
+                    {{"remote", remote_.address().to_string()}});
           shutdown();
           break;
         }
         // Our unbind (a drain) gets a short wait: some clients never answer it.
-        if (unbind_sent_ && now - *unbind_sent_ > std::min<Clock::duration>(o.response_timeout, std::chrono::seconds(3))) {
+        if (unbind_sent_ &&
+            now - *unbind_sent_ >
+                std::min<Clock::duration>(o.response_timeout, std::chrono::seconds(3))) {
           shutdown();
           break;
         }
@@ -368,7 +377,8 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
         case smpp::CommandId::DataSmResp:
           break;
         case smpp::CommandId::GenericNack:
-          log::debug("customer sent generic_nack", {{"status", smpp::status_name(header.command_status)}});
+          log::debug("customer sent generic_nack",
+                     {{"status", smpp::status_name(header.command_status)}});
           break;
         default:
           // Valid PDUs that an ESME does not send to an SMSC (deliver_sm,
@@ -432,8 +442,9 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
       log::info("bind refused", {{"system_id", req.system_id},
                                  {"remote", remote_.address().to_string()},
                                  {"reason", auth_reason(grant.result)}});
-      reply(h, resp, grant.result == Gateway::AuthResult::busy ? smpp::status::ESME_RBINDFAIL
-                                                                : smpp::status::ESME_RBINDFAIL);
+      reply(h, resp,
+            grant.result == Gateway::AuthResult::busy ? smpp::status::ESME_RBINDFAIL
+                                                      : smpp::status::ESME_RBINDFAIL);
       co_return;
     }
     bound_ = true;
@@ -450,12 +461,18 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
 
   static const char* auth_reason(Gateway::AuthResult r) {
     switch (r) {
-      case Gateway::AuthResult::ok: return "ok";
-      case Gateway::AuthResult::bad_credentials: return "bad credentials";
-      case Gateway::AuthResult::disabled: return "customer disabled";
-      case Gateway::AuthResult::ip_denied: return "source address not allowed";
-      case Gateway::AuthResult::too_many_binds: return "bind limit reached";
-      case Gateway::AuthResult::busy: return "too many bind attempts";
+      case Gateway::AuthResult::ok:
+        return "ok";
+      case Gateway::AuthResult::bad_credentials:
+        return "bad credentials";
+      case Gateway::AuthResult::disabled:
+        return "customer disabled";
+      case Gateway::AuthResult::ip_denied:
+        return "source address not allowed";
+      case Gateway::AuthResult::too_many_binds:
+        return "bind limit reached";
+      case Gateway::AuthResult::busy:
+        return "too many bind attempts";
     }
     return "?";
   }
@@ -510,29 +527,34 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
       reply(h, resp_proto, s);
       return;
     }
-    produce(h, std::move(id), std::move(key), rec, [this, h, resp_proto](uint32_t status, const std::string& mid) {
-      auto r = resp_proto;
-      if (status == smpp::status::ESME_ROK) r.message_id = mid;
-      reply(h, r, status);
-    });
+    produce(h, std::move(id), std::move(key), rec,
+            [this, h, resp_proto](uint32_t status, const std::string& mid) {
+              auto r = resp_proto;
+              if (status == smpp::status::ESME_ROK) r.message_id = mid;
+              reply(h, r, status);
+            });
   }
 
   template <class Done>
-  void produce(const smpp::Header& h, std::string id, std::string key, const records::v1::Message& rec, Done done) {
+  void produce(const smpp::Header& h, std::string id, std::string key,
+               const records::v1::Message& rec, Done done) {
     (void)h;
     ++outstanding_;
     auto started = Clock::now();
     kafka::Record kr{gw_.submit_topic(), std::move(key), rec.SerializeAsString(), {}};
-    gw_.producer().produce(std::move(kr), [self = this->shared_from_this(), id = std::move(id), started,
-                                           done = std::move(done)](const kafka::DeliveryResult& r) mutable {
-      asio::post(self->stream_.get_executor(), [self, id = std::move(id), started, r, done = std::move(done)]() mutable {
-        self->on_produced(r, id, started, done);
-      });
-    });
+    gw_.producer().produce(
+        std::move(kr), [self = this->shared_from_this(), id = std::move(id), started,
+                        done = std::move(done)](const kafka::DeliveryResult& r) mutable {
+          asio::post(self->stream_.get_executor(),
+                     [self, id = std::move(id), started, r, done = std::move(done)]() mutable {
+                       self->on_produced(r, id, started, done);
+                     });
+        });
   }
 
   template <class Done>
-  void on_produced(const kafka::DeliveryResult& r, const std::string& id, Clock::time_point started, Done& done) {
+  void on_produced(const kafka::DeliveryResult& r, const std::string& id, Clock::time_point started,
+                   Done& done) {
     --outstanding_;
     uint32_t status = smpp::status::ESME_ROK;
     if (!r.ok()) {
@@ -562,9 +584,13 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
     maybe_finish_drain();
   }
 
-  void on_submit(const smpp::Header& h, const smpp::SubmitSm& sm) { submit_one(h, sm, smpp::SubmitSmResp{}); }
+  void on_submit(const smpp::Header& h, const smpp::SubmitSm& sm) {
+    submit_one(h, sm, smpp::SubmitSmResp{});
+  }
 
-  void on_data_sm(const smpp::Header& h, const smpp::DataSm& sm) { submit_one(h, sm, smpp::DataSmResp{}); }
+  void on_data_sm(const smpp::Header& h, const smpp::DataSm& sm) {
+    submit_one(h, sm, smpp::DataSmResp{});
+  }
 
   void on_submit_multi(const smpp::Header& h, const smpp::SubmitMulti& multi) {
     if (!require_transmit(h)) return;
@@ -597,7 +623,8 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
       ++index;
       if (d.dest_flag != smpp::kDestFlagSme) {
         // Distribution lists live in the SMSC; Sluice keeps none.
-        state->resp.unsuccess.push_back({smpp::Address{0, 0, d.dl_name}, smpp::status::ESME_RINVDLNAME});
+        state->resp.unsuccess.push_back(
+            {smpp::Address{0, 0, d.dl_name}, smpp::status::ESME_RINVDLNAME});
         continue;
       }
       auto sm = submit_for_destination(multi, d.addr);
@@ -628,7 +655,8 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
     }
     state->waiting = static_cast<int>(to_send.size());
     for (auto& [id, key, rec] : to_send) {
-      smpp::Address dest{static_cast<uint8_t>(rec.dest().ton()), static_cast<uint8_t>(rec.dest().npi()), rec.dest().addr()};
+      smpp::Address dest{static_cast<uint8_t>(rec.dest().ton()),
+                         static_cast<uint8_t>(rec.dest().npi()), rec.dest().addr()};
       produce(h, id, key, rec, [this, h, state, dest](uint32_t status, const std::string&) {
         if (status == smpp::status::ESME_ROK) {
           ++state->ok;
@@ -636,7 +664,8 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
           state->resp.unsuccess.push_back({dest, status});
         }
         if (--state->waiting == 0) {
-          reply(h, state->resp, state->ok > 0 ? smpp::status::ESME_ROK : smpp::status::ESME_RSUBMITFAIL);
+          reply(h, state->resp,
+                state->ok > 0 ? smpp::status::ESME_ROK : smpp::status::ESME_RSUBMITFAIL);
         }
       });
     }

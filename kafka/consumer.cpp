@@ -8,20 +8,25 @@
 namespace sluice::kafka {
 
 std::string_view key_of(const rd_kafka_message_t* m) {
-  return m->key ? std::string_view(static_cast<const char*>(m->key), m->key_len) : std::string_view();
+  return m->key ? std::string_view(static_cast<const char*>(m->key), m->key_len)
+                : std::string_view();
 }
 std::string_view value_of(const rd_kafka_message_t* m) {
   return m->payload ? std::string_view(static_cast<const char*>(m->payload), m->len)
                     : std::string_view();
 }
-std::string topic_of(const rd_kafka_message_t* m) { return rd_kafka_topic_name(m->rkt); }
+std::string topic_of(const rd_kafka_message_t* m) {
+  return rd_kafka_topic_name(m->rkt);
+}
 
 std::optional<std::string> header_of(const rd_kafka_message_t* m, const char* name) {
   rd_kafka_headers_t* hdrs = nullptr;
-  if (rd_kafka_message_headers(m, &hdrs) != RD_KAFKA_RESP_ERR_NO_ERROR || !hdrs) return std::nullopt;
+  if (rd_kafka_message_headers(m, &hdrs) != RD_KAFKA_RESP_ERR_NO_ERROR || !hdrs)
+    return std::nullopt;
   const void* val = nullptr;
   size_t size = 0;
-  if (rd_kafka_header_get_last(hdrs, name, &val, &size) != RD_KAFKA_RESP_ERR_NO_ERROR) return std::nullopt;
+  if (rd_kafka_header_get_last(hdrs, name, &val, &size) != RD_KAFKA_RESP_ERR_NO_ERROR)
+    return std::nullopt;
   return std::string(static_cast<const char*>(val), size);
 }
 
@@ -72,7 +77,8 @@ Consumer::Consumer(KafkaOptions kopts, ConsumerOptions copts)
   }
   rd_kafka_poll_set_consumer(rk_);
   auto* topics = rd_kafka_topic_partition_list_new(static_cast<int>(copts_.topics.size()));
-  for (const auto& t : copts_.topics) rd_kafka_topic_partition_list_add(topics, t.c_str(), RD_KAFKA_PARTITION_UA);
+  for (const auto& t : copts_.topics)
+    rd_kafka_topic_partition_list_add(topics, t.c_str(), RD_KAFKA_PARTITION_UA);
   rd_kafka_resp_err_t e = rd_kafka_subscribe(rk_, topics);
   rd_kafka_topic_partition_list_destroy(topics);
   if (e) {
@@ -119,7 +125,8 @@ MessagePtr Consumer::poll(std::chrono::milliseconds timeout) {
   if (!m) return nullptr;
   if (m->err) {
     // A pattern that matches no topic yet (no provider configured) is normal.
-    if (m->err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART || m->err == RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC)
+    if (m->err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART ||
+        m->err == RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC)
       log::debug("kafka consume", {{"error", rd_kafka_message_errstr(m)}});
     else if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
       log::warn("kafka consume", {{"error", rd_kafka_message_errstr(m)}});

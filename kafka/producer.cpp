@@ -83,9 +83,8 @@ void Producer::on_delivery(rd_kafka_t*, const rd_kafka_message_t* m, void*) {
   r.err = m->err;
   r.partition = m->partition;
   r.offset = m->offset;
-  r.possibly_persisted =
-      m->err != RD_KAFKA_RESP_ERR_NO_ERROR &&
-      rd_kafka_message_status(m) == RD_KAFKA_MSG_STATUS_POSSIBLY_PERSISTED;
+  r.possibly_persisted = m->err != RD_KAFKA_RESP_ERR_NO_ERROR &&
+                         rd_kafka_message_status(m) == RD_KAFKA_MSG_STATUS_POSSIBLY_PERSISTED;
   try {
     p->cb(r);
   } catch (const std::exception& e) {

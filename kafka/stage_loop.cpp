@@ -21,7 +21,9 @@ void OffsetTracker::finished(const TopicPartition& tp, int64_t offset) {
   if (it->second.open.erase(offset)) --total_;
 }
 
-int64_t OffsetTracker::position(const Part& p) const { return p.open.empty() ? p.next : *p.open.begin(); }
+int64_t OffsetTracker::position(const Part& p) const {
+  return p.open.empty() ? p.next : *p.open.begin();
+}
 
 std::vector<std::pair<TopicPartition, int64_t>> OffsetTracker::take_committable() {
   std::lock_guard lock(mu_);
@@ -36,7 +38,8 @@ std::vector<std::pair<TopicPartition, int64_t>> OffsetTracker::take_committable(
   return out;
 }
 
-std::vector<std::pair<TopicPartition, int64_t>> OffsetTracker::committable(const std::vector<TopicPartition>& tps) {
+std::vector<std::pair<TopicPartition, int64_t>> OffsetTracker::committable(
+    const std::vector<TopicPartition>& tps) {
   std::lock_guard lock(mu_);
   std::vector<std::pair<TopicPartition, int64_t>> out;
   for (const auto& tp : tps) {
@@ -77,8 +80,12 @@ struct EmitState {
   StageLoop::Done done;
 };
 
-StageLoop::StageLoop(KafkaOptions kopts, StageLoopOptions opts, std::shared_ptr<Producer> producer, Handler handler)
-    : kopts_(std::move(kopts)), opts_(std::move(opts)), producer_(std::move(producer)), handler_(std::move(handler)) {
+StageLoop::StageLoop(KafkaOptions kopts, StageLoopOptions opts, std::shared_ptr<Producer> producer,
+                     Handler handler)
+    : kopts_(std::move(kopts)),
+      opts_(std::move(opts)),
+      producer_(std::move(producer)),
+      handler_(std::move(handler)) {
   auto user_revoke = opts_.consumer.on_revoke;
   // Before a partition goes to another member, finish what is in flight for
   // it (bounded) and commit, so the next owner repeats as little as possible.
@@ -92,7 +99,9 @@ StageLoop::StageLoop(KafkaOptions kopts, StageLoopOptions opts, std::shared_ptr<
   };
 }
 
-StageLoop::~StageLoop() { stop(); }
+StageLoop::~StageLoop() {
+  stop();
+}
 
 void StageLoop::start() {
   consumer_ = std::make_unique<Consumer>(kopts_, opts_.consumer);
@@ -153,8 +162,11 @@ void StageLoop::run() {
         // A record the stage cannot handle is a bug or poison: log it and
         // move on rather than stall the partition forever.
         log::error("stage handler threw; record skipped",
-                   {{"stage", opts_.name}, {"topic", tp.topic}, {"partition", std::to_string(tp.partition)},
-                    {"offset", std::to_string(offset)}, {"what", e.what()}});
+                   {{"stage", opts_.name},
+                    {"topic", tp.topic},
+                    {"partition", std::to_string(tp.partition)},
+                    {"offset", std::to_string(offset)},
+                    {"what", e.what()}});
         tracker_.finished(tp, offset);
       }
     }
@@ -189,7 +201,8 @@ void StageLoop::run_due_retries() {
     std::lock_guard lock(retry_mu_);
     if (retries_.empty()) return;
     auto now = std::chrono::steady_clock::now();
-    auto it = std::partition(retries_.begin(), retries_.end(), [now](const Retry& r) { return r.at > now; });
+    auto it = std::partition(retries_.begin(), retries_.end(),
+                             [now](const Retry& r) { return r.at > now; });
     due.assign(std::make_move_iterator(it), std::make_move_iterator(retries_.end()));
     retries_.erase(it, retries_.end());
   }
@@ -221,8 +234,9 @@ void StageLoop::emit_one(std::shared_ptr<EmitState> st, size_t i, int attempt) {
       log::warn("giving up a record at stop; its input stays uncommitted", {{"stage", opts_.name}});
       return;
     }
-    log::warn("produce failed; retrying", {{"stage", opts_.name}, {"error", r.message()},
-                                           {"attempt", std::to_string(attempt + 1)}});
+    log::warn(
+        "produce failed; retrying",
+        {{"stage", opts_.name}, {"error", r.message()}, {"attempt", std::to_string(attempt + 1)}});
     // Retried from the polling thread after a backoff, so that neither the
     // producer's poll thread nor extra threads wait.
     auto delay = std::chrono::milliseconds(std::min(5000, 100 << std::min(attempt, 6)));

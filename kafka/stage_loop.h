@@ -31,7 +31,8 @@ class OffsetTracker {
   // Offsets that moved since the last call.
   std::vector<std::pair<TopicPartition, int64_t>> take_committable();
   // Committable offsets of these partitions, whether moved or not.
-  std::vector<std::pair<TopicPartition, int64_t>> committable(const std::vector<TopicPartition>& tps);
+  std::vector<std::pair<TopicPartition, int64_t>> committable(
+      const std::vector<TopicPartition>& tps);
   size_t in_flight() const;
   size_t in_flight(const std::vector<TopicPartition>& tps) const;
   void forget(const std::vector<TopicPartition>& tps);
@@ -62,7 +63,8 @@ class StageLoop {
   using Done = std::function<void()>;
   using Handler = std::function<void(const rd_kafka_message_t& msg, Done done)>;
 
-  StageLoop(KafkaOptions kopts, StageLoopOptions opts, std::shared_ptr<Producer> producer, Handler handler);
+  StageLoop(KafkaOptions kopts, StageLoopOptions opts, std::shared_ptr<Producer> producer,
+            Handler handler);
   ~StageLoop();
 
   void start();

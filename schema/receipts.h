@@ -14,16 +14,17 @@ namespace sluice::schema {
 bool wants_receipt(uint32_t registered_delivery, bool success);
 
 // SMPP message_state values.
-inline constexpr uint32_t kStateEnroute = 1, kStateDelivered = 2, kStateExpired = 3, kStateDeleted = 4,
-                          kStateUndeliverable = 5, kStateAccepted = 6, kStateUnknown = 7, kStateRejected = 8;
+inline constexpr uint32_t kStateEnroute = 1, kStateDelivered = 2, kStateExpired = 3,
+                          kStateDeleted = 4, kStateUndeliverable = 5, kStateAccepted = 6,
+                          kStateUnknown = 7, kStateRejected = 8;
 const char* stat_text(uint32_t message_state);
 
 // A Deliver record (topic sms.deliver, key = customer id) for a message that
 // ends inside Sluice, or nullopt when the customer did not ask for one.
 // `err` is the three-digit error in the receipt text; `reason` says why in words.
-std::optional<records::v1::Deliver> internal_receipt(const records::v1::Message& m, uint32_t message_state,
-                                                     const std::string& err, const std::string& reason,
-                                                     int64_t now_ms);
+std::optional<records::v1::Deliver> internal_receipt(const records::v1::Message& m,
+                                                     uint32_t message_state, const std::string& err,
+                                                     const std::string& reason, int64_t now_ms);
 
 std::string customer_key(int64_t customer_id);
 

@@ -24,7 +24,8 @@ TopicSpec spec_of(const nlohmann::json& t, std::string name) {
 
 std::vector<TopicSpec> topics(const std::string& prefix) {
   std::vector<TopicSpec> out;
-  for (const auto& t : table().at("topics")) out.push_back(spec_of(t, prefix + t.at("name").get<std::string>()));
+  for (const auto& t : table().at("topics"))
+    out.push_back(spec_of(t, prefix + t.at("name").get<std::string>()));
   return out;
 }
 
@@ -42,8 +43,8 @@ TopicSpec node_topic(const std::string& prefix, const std::string& node) {
 std::string topic_safe(const std::string& name) {
   std::string out;
   for (char c : name) {
-    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '_' ||
-              c == '-';
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '.' || c == '_' || c == '-';
     out += ok ? c : '_';
   }
   if (out.empty()) out = "node";
@@ -63,13 +64,15 @@ TopicSpec provider_topic(const std::string& prefix, const std::string& provider_
   throw std::logic_error("topics.json has no provider template");
 }
 
-std::string topic_name(const std::string& prefix, const std::string& base) { return prefix + base; }
+std::string topic_name(const std::string& prefix, const std::string& base) {
+  return prefix + base;
+}
 
 bool valid_provider_topic_part(const std::string& n) {
   if (n.empty() || n.size() > 200) return false;
   for (char c : n) {
-    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
-              c == '_' || c == '-';
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '.' || c == '_' || c == '-';
     if (!ok) return false;
   }
   return true;

@@ -56,7 +56,8 @@ boost::asio::awaitable<void> ProviderBucket::acquire(double n) {
     } else {
       double need = std::min(n, burst()) - tokens_;
       double secs = rate_ > 0 ? need / rate_ : 0.001;
-      wait = std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(std::max(secs, 0.0002)));
+      wait = std::chrono::duration_cast<Clock::duration>(
+          std::chrono::duration<double>(std::max(secs, 0.0002)));
     }
     timer_.expires_after(wait);
     co_await timer_.async_wait(boost::asio::as_tuple(boost::asio::use_awaitable));

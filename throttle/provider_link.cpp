@@ -11,12 +11,12 @@
 #include <cstring>
 
 #include "common/log.h"
+#include "schema/provider_id.h"
 #include "schema/receipts.h"
 #include "schema/topics.h"
 #include "smpp/frame.h"
 #include "smpp/receipt.h"
 #include "smpp/status.h"
-#include "schema/provider_id.h"
 
 namespace sluice::throttle {
 namespace asio = boost::asio;
@@ -30,11 +30,15 @@ ProviderMetrics ProviderMetrics::create(prometheus::Registry& r) {
                    .Name("sluice_sender_submits_total")
                    .Help("submit_sm to providers by the provider's command_status")
                    .Register(r);
-  m.binds_up = &prometheus::BuildGauge().Name("sluice_sender_binds_up").Help("Binds up per provider").Register(r);
-  m.rate_limit = &prometheus::BuildGauge()
-                      .Name("sluice_sender_rate_limit")
-                      .Help("Segments per second this instance may send to the provider (its share)")
-                      .Register(r);
+  m.binds_up = &prometheus::BuildGauge()
+                    .Name("sluice_sender_binds_up")
+                    .Help("Binds up per provider")
+                    .Register(r);
+  m.rate_limit =
+      &prometheus::BuildGauge()
+           .Name("sluice_sender_rate_limit")
+           .Help("Segments per second this instance may send to the provider (its share)")
+           .Register(r);
   m.window_used = &prometheus::BuildGauge()
                        .Name("sluice_sender_window_used")
                        .Help("Outstanding submit_sm across the provider's binds")
@@ -92,7 +96,8 @@ struct ProviderLink::Bind {
   }
 };
 
-ProviderLink::ProviderLink(asio::io_context& io, config::Provider p, SenderEnv env, ProviderMetrics metrics)
+ProviderLink::ProviderLink(asio::io_context& io, config::Provider p, SenderEnv env,
+                           ProviderMetrics metrics)
     : io_(io),
       provider_(std::move(p)),
       env_(std::move(env)),
@@ -118,7 +123,8 @@ void ProviderLink::refresh_limit() {
 
 void ProviderLink::start() {
   resize_binds();
-  asio::co_spawn(io_, [self = shared_from_this()] { return self->dispatcher(); }, asio::detached);
+  asio::co_spawn(
+      io_, [self = shared_from_this()] { return self->dispatcher(); }, asio::detached);
 }
 
 void ProviderLink::stop() {
@@ -173,9 +179,9 @@ void ProviderLink::resize_binds() {
 }
 
 void ProviderLink::update(const config::Provider& p) {
-  bool reconnect = p.host != provider_.host || p.port != provider_.port || p.system_id != provider_.system_id ||
-                   p.password != provider_.password || p.system_type != provider_.system_type ||
-                   p.bind_mode != provider_.bind_mode;
+  bool reconnect = p.host != provider_.host || p.port != provider_.port ||
+                   p.system_id != provider_.system_id || p.password != provider_.password ||
+                   p.system_type != provider_.system_type || p.bind_mode != provider_.bind_mode;
   provider_ = p;
   refresh_limit();
   if (reconnect) {
@@ -224,7 +230,8 @@ ProviderLink::Bind* ProviderLink::pick_bind() {
   const size_t n = binds_.size();
   for (size_t i = 0; i < n; ++i) {
     auto& b = binds_[(rr_ + i) % n];
-    if (b->up && !b->retired && b->can_transmit() && static_cast<int>(b->pending.size()) < provider_.window) {
+    if (b->up && !b->retired && b->can_transmit() &&
+        static_cast<int>(b->pending.size()) < provider_.window) {
       rr_ = (rr_ + i + 1) % n;
       return b.get();
     }
@@ -235,9 +242,11 @@ ProviderLink::Bind* ProviderLink::pick_bind() {
 smpp::SubmitSm ProviderLink::to_submit(const records::v1::Message& m) const {
   smpp::SubmitSm sm;
   sm.service_type = m.service_type();
-  sm.source = {static_cast<uint8_t>(m.source().ton()), static_cast<uint8_t>(m.source().npi()), m.source().addr()};
+  sm.source = {static_cast<uint8_t>(m.source().ton()), static_cast<uint8_t>(m.source().npi()),
+               m.source().addr()};
   if (!provider_.source_addr_override.empty()) sm.source.addr = provider_.source_addr_override;
-  sm.dest = {static_cast<uint8_t>(m.dest().ton()), static_cast<uint8_t>(m.dest().npi()), m.dest().addr()};
+  sm.dest = {static_cast<uint8_t>(m.dest().ton()), static_cast<uint8_t>(m.dest().npi()),
+             m.dest().addr()};
   sm.esm_class = static_cast<uint8_t>(m.esm_class());
   sm.protocol_id = static_cast<uint8_t>(m.protocol_id());
   sm.priority_flag = static_cast<uint8_t>(m.priority_flag());
@@ -246,7 +255,8 @@ smpp::SubmitSm ProviderLink::to_submit(const records::v1::Message& m) const {
   sm.registered_delivery = 1;
   sm.data_coding = static_cast<uint8_t>(m.data_coding());
   sm.short_message.assign(m.short_message().begin(), m.short_message().end());
-  for (const auto& t : m.tlvs()) sm.tlvs.items.push_back({static_cast<uint16_t>(t.tag()), {t.value().begin(), t.value().end()}});
+  for (const auto& t : m.tlvs())
+    sm.tlvs.items.push_back({static_cast<uint16_t>(t.tag()), {t.value().begin(), t.value().end()}});
   return sm;
 }
 
@@ -274,7 +284,8 @@ asio::awaitable<void> ProviderLink::dispatcher() {
       OutMessage m = std::move(queue_.front());
       queue_.pop_front();
       --queued_;
-      fail_internal(std::move(m), schema::kStateExpired, "000", "validity period passed before the provider took it");
+      fail_internal(std::move(m), schema::kStateExpired, "000",
+                    "validity period passed before the provider took it");
       continue;
     }
     // Parts of one message go one at a time, so they reach the provider in order.
@@ -368,12 +379,15 @@ void ProviderLink::bind_down(Bind& b, const std::string& why) {
   for (auto& [seq, p] : b.pending) back.push_back(std::move(p));
   b.pending.clear();
   for (auto it = back.rbegin(); it != back.rend(); ++it) {
-    if (!it->group_key.empty() && --group_outstanding_[it->group_key] <= 0) group_outstanding_.erase(it->group_key);
+    if (!it->group_key.empty() && --group_outstanding_[it->group_key] <= 0)
+      group_outstanding_.erase(it->group_key);
     requeue_front(std::move(it->out));
   }
   if (was_up) {
     metrics_.binds_up->Add({{"provider", provider_.name}}).Set(binds_up());
-    log::warn("provider bind down", {{"provider", provider_.name}, {"bind", std::to_string(b.index)}, {"why", why},
+    log::warn("provider bind down", {{"provider", provider_.name},
+                                     {"bind", std::to_string(b.index)},
+                                     {"why", why},
                                      {"requeued", std::to_string(back.size())}});
   }
 }
@@ -386,7 +400,8 @@ asio::awaitable<void> ProviderLink::bind_loop(std::shared_ptr<Bind> b) {
     std::string why = "closed";
     try {
       tcp::resolver resolver(io_);
-      auto results = co_await resolver.async_resolve(provider_.host, std::to_string(provider_.port), asio::use_awaitable);
+      auto results = co_await resolver.async_resolve(provider_.host, std::to_string(provider_.port),
+                                                     asio::use_awaitable);
       b->socket = tcp::socket(io_);
       co_await asio::async_connect(b->socket, results, asio::use_awaitable);
       b->socket.set_option(tcp::no_delay(true));
@@ -410,7 +425,8 @@ asio::awaitable<void> ProviderLink::bind_loop(std::shared_ptr<Bind> b) {
     bool had_been_up = b->up;
     bind_down(*b, why);
     if (stopped_ || b->retired) break;
-    backoff = had_been_up ? std::chrono::milliseconds(500) : std::min(backoff * 2, std::chrono::milliseconds(30000));
+    backoff = had_been_up ? std::chrono::milliseconds(500)
+                          : std::min(backoff * 2, std::chrono::milliseconds(30000));
     t.expires_after(backoff);
     co_await t.async_wait(asio::as_tuple(asio::use_awaitable));
   }
@@ -435,9 +451,12 @@ asio::awaitable<void> ProviderLink::read_loop(std::shared_ptr<Bind> b) {
       auto decoded = smpp::decode(frame);
       if (!decoded) {
         if (!smpp::is_response(h.command_id)) {
-          smpp::Header nack{16, smpp::to_u32(decoded.error().generic_nack ? smpp::CommandId::GenericNack
-                                                                          : static_cast<smpp::CommandId>(smpp::response_id(h.command_id))),
-                            decoded.error().status, h.sequence_number};
+          smpp::Header nack{
+              16,
+              smpp::to_u32(decoded.error().generic_nack
+                               ? smpp::CommandId::GenericNack
+                               : static_cast<smpp::CommandId>(smpp::response_id(h.command_id))),
+              decoded.error().status, h.sequence_number};
           smpp::write_header(b->out, nack);
           b->write_signal.cancel();
         }
@@ -449,12 +468,14 @@ asio::awaitable<void> ProviderLink::read_loop(std::shared_ptr<Bind> b) {
         case smpp::CommandId::BindReceiverResp:
         case smpp::CommandId::BindTransceiverResp:
           if (h.command_status != st::ESME_ROK) {
-            log::warn("provider refused bind", {{"provider", provider_.name}, {"status", smpp::status_name(h.command_status)}});
+            log::warn("provider refused bind", {{"provider", provider_.name},
+                                                {"status", smpp::status_name(h.command_status)}});
             co_return;
           }
           b->up = true;
           metrics_.binds_up->Add({{"provider", provider_.name}}).Set(binds_up());
-          log::info("provider bound", {{"provider", provider_.name}, {"bind", std::to_string(b->index)},
+          log::info("provider bound", {{"provider", provider_.name},
+                                       {"bind", std::to_string(b->index)},
                                        {"mode", smpp::command_name(b->bind_cmd)}});
           wake();
           break;
@@ -477,7 +498,8 @@ asio::awaitable<void> ProviderLink::read_loop(std::shared_ptr<Bind> b) {
           // A nack for one of our submits: treat as a temporary failure of it.
           auto it = b->pending.find(h.sequence_number);
           if (it != b->pending.end()) {
-            smpp::Pdu fake{smpp::Header{16, smpp::to_u32(smpp::CommandId::SubmitSmResp), st::ESME_RSYSERR, h.sequence_number},
+            smpp::Pdu fake{smpp::Header{16, smpp::to_u32(smpp::CommandId::SubmitSmResp),
+                                        st::ESME_RSYSERR, h.sequence_number},
                            smpp::SubmitSmResp{}};
             on_submit_resp(*b, fake);
           }
@@ -485,7 +507,8 @@ asio::awaitable<void> ProviderLink::read_loop(std::shared_ptr<Bind> b) {
         }
         default:
           if (!smpp::is_response(h.command_id)) {
-            smpp::Header nack{16, smpp::response_id(h.command_id), st::ESME_RINVCMDID, h.sequence_number};
+            smpp::Header nack{16, smpp::response_id(h.command_id), st::ESME_RINVCMDID,
+                              h.sequence_number};
             smpp::write_header(b->out, nack);
             b->write_signal.cancel();
           }
@@ -496,19 +519,24 @@ asio::awaitable<void> ProviderLink::read_loop(std::shared_ptr<Bind> b) {
       len -= pos;
     }
     if (len == buf.size()) buf.resize(buf.size() * 2);
-    size_t n = co_await b->socket.async_read_some(asio::buffer(buf.data() + len, buf.size() - len), asio::use_awaitable);
+    size_t n = co_await b->socket.async_read_some(asio::buffer(buf.data() + len, buf.size() - len),
+                                                  asio::use_awaitable);
     len += n;
     b->last_read = Clock::now();
   }
 }
 
 namespace {
-bool is_throttle(uint32_t s) { return s == st::ESME_RTHROTTLED || s == st::ESME_RMSGQFUL; }
+bool is_throttle(uint32_t s) {
+  return s == st::ESME_RTHROTTLED || s == st::ESME_RMSGQFUL;
+}
 bool is_temporary(uint32_t s) {
-  return s == st::ESME_RSYSERR || s == st::ESME_RX_T_APPN || s == st::ESME_RUNKNOWNERR || s == 0x00000400;
+  return s == st::ESME_RSYSERR || s == st::ESME_RX_T_APPN || s == st::ESME_RUNKNOWNERR ||
+         s == 0x00000400;
 }
 int64_t wall_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
       .count();
 }
 }  // namespace
@@ -518,11 +546,15 @@ void ProviderLink::on_submit_resp(Bind& b, const smpp::Pdu& pdu) {
   if (it == b.pending.end()) return;
   Pending p = std::move(it->second);
   b.pending.erase(it);
-  if (!p.group_key.empty() && --group_outstanding_[p.group_key] <= 0) group_outstanding_.erase(p.group_key);
+  if (!p.group_key.empty() && --group_outstanding_[p.group_key] <= 0)
+    group_outstanding_.erase(p.group_key);
   uint32_t status = pdu.header.command_status;
-  metrics_.submits->Add({{"provider", provider_.name}, {"status", smpp::status_name(status)}}).Increment();
-  metrics_.latency->Add({{"provider", provider_.name}},
-                        prometheus::Histogram::BucketBoundaries{0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5})
+  metrics_.submits->Add({{"provider", provider_.name}, {"status", smpp::status_name(status)}})
+      .Increment();
+  metrics_.latency
+      ->Add({{"provider", provider_.name}},
+            prometheus::Histogram::BucketBoundaries{0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1,
+                                                    0.25, 0.5, 1, 2.5, 5})
       .Observe(std::chrono::duration<double>(Clock::now() - p.sent_at).count());
   wake();
   if (is_throttle(status)) {
@@ -593,28 +625,33 @@ void ProviderLink::produce_until_ok(kafka::Record rec, std::function<void()> don
     }
     if (self->stopped_) return;  // the input stays uncommitted and is read again
     auto t = std::make_shared<asio::steady_timer>(self->io_, std::chrono::milliseconds(500));
-    t->async_wait([self, t, rec = std::move(rec), done = std::move(done)](const boost::system::error_code&) mutable {
+    t->async_wait([self, t, rec = std::move(rec),
+                   done = std::move(done)](const boost::system::error_code&) mutable {
       self->produce_until_ok(std::move(rec), std::move(done));
     });
   });
 }
 
-void ProviderLink::fail_internal(OutMessage out, uint32_t state, const std::string& err, const std::string& reason) {
+void ProviderLink::fail_internal(OutMessage out, uint32_t state, const std::string& err,
+                                 const std::string& reason) {
   auto d = schema::internal_receipt(out.msg, state, err, reason, wall_ms());
   if (!d) {
     out.done();
     return;
   }
-  produce_until_ok({deliver_topic_, schema::customer_key(out.msg.customer_id()), d->SerializeAsString(), {}},
-                   std::move(out.done));
+  produce_until_ok(
+      {deliver_topic_, schema::customer_key(out.msg.customer_id()), d->SerializeAsString(), {}},
+      std::move(out.done));
 }
 
-void ProviderLink::on_deliver(std::shared_ptr<Bind> b, const smpp::Header& h, const smpp::DeliverSm& d) {
+void ProviderLink::on_deliver(std::shared_ptr<Bind> b, const smpp::Header& h,
+                              const smpp::DeliverSm& d) {
   records::v1::ProviderDeliver pd;
   pd.set_schema_version(1);
   pd.set_provider_id(provider_.id);
   uint8_t type = d.esm_class & 0x3C;
-  bool receipt = type == 0x04 || type == 0x10 || d.tlvs.find(smpp::tlv::receipted_message_id) != nullptr;
+  bool receipt =
+      type == 0x04 || type == 0x10 || d.tlvs.find(smpp::tlv::receipted_message_id) != nullptr;
   pd.set_is_receipt(receipt);
   pd.mutable_source()->set_ton(d.source.ton);
   pd.mutable_source()->set_npi(d.source.npi);
@@ -636,11 +673,15 @@ void ProviderLink::on_deliver(std::shared_ptr<Bind> b, const smpp::Header& h, co
     std::string text(d.short_message.begin(), d.short_message.end());
     auto parsed = smpp::parse_receipt(text);
     std::string pid;
-    if (auto tid = d.tlvs.cstr(smpp::tlv::receipted_message_id); tid && !tid->empty()) pid = *tid;
-    else if (parsed) pid = parsed->id;
+    if (auto tid = d.tlvs.cstr(smpp::tlv::receipted_message_id); tid && !tid->empty())
+      pid = *tid;
+    else if (parsed)
+      pid = parsed->id;
     pd.set_provider_message_id(pid);
-    if (auto ms = d.tlvs.u8(smpp::tlv::message_state)) pd.set_message_state(*ms);
-    else if (parsed) pd.set_message_state(smpp::message_state_of(parsed->stat));
+    if (auto ms = d.tlvs.u8(smpp::tlv::message_state))
+      pd.set_message_state(*ms);
+    else if (parsed)
+      pd.set_message_state(smpp::message_state_of(parsed->stat));
     if (parsed) {
       pd.set_stat(parsed->stat);
       pd.set_err(parsed->err);
@@ -666,12 +707,14 @@ void ProviderLink::on_deliver(std::shared_ptr<Bind> b, const smpp::Header& h, co
   } else {
     value = pd.SerializeAsString();
   }
-  env_.producer->produce({topic, key, std::move(value), {}}, [self, b, seq, gen](const kafka::DeliveryResult& r) {
-    asio::post(self->io_, [self, b, seq, gen, ok = r.ok()] {
-      if (!b->connected || b->generation != gen) return;
-      self->send_pdu(*b, smpp::make_pdu(smpp::DeliverSmResp{}, seq, ok ? st::ESME_ROK : st::ESME_RX_T_APPN));
-    });
-  });
+  env_.producer->produce(
+      {topic, key, std::move(value), {}}, [self, b, seq, gen](const kafka::DeliveryResult& r) {
+        asio::post(self->io_, [self, b, seq, gen, ok = r.ok()] {
+          if (!b->connected || b->generation != gen) return;
+          self->send_pdu(*b, smpp::make_pdu(smpp::DeliverSmResp{}, seq,
+                                            ok ? st::ESME_ROK : st::ESME_RX_T_APPN));
+        });
+      });
 }
 
 }  // namespace sluice::throttle

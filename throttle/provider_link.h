@@ -5,6 +5,11 @@
 // ProviderBucket and the binds' windows, and the handling of what the
 // provider answers. Runs on the sender's io_context; each provider is
 // independent, so a dead or slow one holds back no other.
+#include <prometheus/counter.h>
+#include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
+
 #include <atomic>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/io_context.hpp>
@@ -15,10 +20,6 @@
 #include <functional>
 #include <map>
 #include <memory>
-#include <prometheus/counter.h>
-#include <prometheus/gauge.h>
-#include <prometheus/histogram.h>
-#include <prometheus/registry.h>
 #include <string>
 #include <vector>
 
@@ -61,7 +62,8 @@ int segments_of(const records::v1::Message& m);
 
 class ProviderLink : public std::enable_shared_from_this<ProviderLink> {
  public:
-  ProviderLink(boost::asio::io_context& io, config::Provider p, SenderEnv env, ProviderMetrics metrics);
+  ProviderLink(boost::asio::io_context& io, config::Provider p, SenderEnv env,
+               ProviderMetrics metrics);
   ~ProviderLink();
 
   void start();
@@ -106,7 +108,8 @@ class ProviderLink : public std::enable_shared_from_this<ProviderLink> {
   void finish_sent(OutMessage out, uint32_t status, const std::string& provider_msg_id,
                    std::chrono::steady_clock::time_point sent_at);
   void produce_until_ok(kafka::Record rec, std::function<void()> done);
-  void fail_internal(OutMessage out, uint32_t state, const std::string& err, const std::string& reason);
+  void fail_internal(OutMessage out, uint32_t state, const std::string& err,
+                     const std::string& reason);
   void wake() { wake_.cancel(); }
   Bind* pick_bind();
   void resize_binds();

@@ -24,7 +24,8 @@ std::string regex_escape(const std::string& s) {
 }
 }  // namespace
 
-SenderStage::SenderStage(asio::io_context& io, kafka::KafkaOptions kopts, std::shared_ptr<kafka::Producer> producer,
+SenderStage::SenderStage(asio::io_context& io, kafka::KafkaOptions kopts,
+                         std::shared_ptr<kafka::Producer> producer,
                          std::shared_ptr<config::ConfigStore> config, SenderOptions opts,
                          prometheus::Registry& registry)
     : io_(io),
@@ -40,7 +41,9 @@ SenderStage::SenderStage(asio::io_context& io, kafka::KafkaOptions kopts, std::s
                       .Register(registry)
                       .Add({{"stage", "sender"}})) {}
 
-SenderStage::~SenderStage() { stop(); }
+SenderStage::~SenderStage() {
+  stop();
+}
 
 std::string SenderStage::provider_of_topic(const std::string& topic) const {
   if (topic.rfind(topic_stem_, 0) != 0) return {};
@@ -66,10 +69,10 @@ void SenderStage::start() {
   // A queued message that has not gone out when we stop is simply read again
   // by the next owner; no need to wait long for it.
   lo.drain_timeout = std::chrono::seconds(3);
-  loop_ = std::make_unique<kafka::StageLoop>(kopts_, lo, producer_,
-                                             [this](const rd_kafka_message_t& m, kafka::StageLoop::Done done) {
-                                               on_record(m, std::move(done));
-                                             });
+  loop_ = std::make_unique<kafka::StageLoop>(
+      kopts_, lo, producer_, [this](const rd_kafka_message_t& m, kafka::StageLoop::Done done) {
+        on_record(m, std::move(done));
+      });
   loop_->set_tick([this](kafka::Consumer& c) { tick(c); });
   config_->on_change([this](std::shared_ptr<const config::Snapshot> snap) {
     asio::post(io_, [this, snap] { apply_config(snap); });
@@ -87,7 +90,8 @@ void SenderStage::apply_config(std::shared_ptr<const config::Snapshot> snap) {
       auto link = std::make_shared<ProviderLink>(io_, p, env, metrics_);
       link->start();
       links_.emplace(p.name, link);
-      log::info("provider link created", {{"provider", p.name}, {"binds", std::to_string(p.enabled ? p.binds : 0)},
+      log::info("provider link created", {{"provider", p.name},
+                                          {"binds", std::to_string(p.enabled ? p.binds : 0)},
                                           {"mps", std::to_string(p.mps)}});
     } else {
       it->second->update(p);
@@ -115,15 +119,18 @@ void SenderStage::apply_config(std::shared_ptr<const config::Snapshot> snap) {
     // calls block, so they run on a thread of their own.
     std::thread([kopts = kopts_, missing] {
       auto problems = kafka::create_topics(kopts, missing);
-      for (const auto& p : problems) log::warn("cannot create provider topic", {{"topic", p.topic}, {"why", p.problem}});
+      for (const auto& p : problems)
+        log::warn("cannot create provider topic", {{"topic", p.topic}, {"why", p.problem}});
     }).detach();
   }
 }
 
 void SenderStage::on_record(const rd_kafka_message_t& m, kafka::StageLoop::Done done) {
   OutMessage out;
-  if (!out.msg.ParseFromArray(m.payload, static_cast<int>(m.len)) || out.msg.schema_version() != 1) {
-    log::error("sender: unreadable record skipped", {{"topic", kafka::topic_of(&m)}, {"offset", std::to_string(m.offset)}});
+  if (!out.msg.ParseFromArray(m.payload, static_cast<int>(m.len)) ||
+      out.msg.schema_version() != 1) {
+    log::error("sender: unreadable record skipped",
+               {{"topic", kafka::topic_of(&m)}, {"offset", std::to_string(m.offset)}});
     done();
     return;
   }
@@ -143,7 +150,8 @@ void SenderStage::deliver_to_link(std::string provider, OutMessage out) {
   // Config not loaded yet, or a topic for a provider nobody configured: hold
   // the message (its offset stays open) and look again shortly.
   auto t = std::make_shared<asio::steady_timer>(io_, std::chrono::seconds(1));
-  t->async_wait([this, t, provider = std::move(provider), out = std::move(out)](const boost::system::error_code&) mutable {
+  t->async_wait([this, t, provider = std::move(provider),
+                 out = std::move(out)](const boost::system::error_code&) mutable {
     deliver_to_link(std::move(provider), std::move(out));
   });
 }
@@ -157,7 +165,8 @@ void SenderStage::recompute_shares(kafka::Consumer& c) {
     if (total <= 0) {
       const rd_kafka_metadata_t* md = nullptr;
       rd_kafka_topic_t* rkt = rd_kafka_topic_new(c.handle(), topic.c_str(), nullptr);
-      if (rd_kafka_metadata(c.handle(), 0, rkt, &md, 5000) == RD_KAFKA_RESP_ERR_NO_ERROR && md->topic_cnt == 1)
+      if (rd_kafka_metadata(c.handle(), 0, rkt, &md, 5000) == RD_KAFKA_RESP_ERR_NO_ERROR &&
+          md->topic_cnt == 1)
         total = md->topics[0].partition_cnt;
       if (md) rd_kafka_metadata_destroy(md);
       rd_kafka_topic_destroy(rkt);
@@ -236,7 +245,9 @@ void SenderStage::stop() {
   for (auto& [name, link] : links_) link->stop();
 }
 
-int64_t SenderStage::lag() const { return loop_ ? loop_->lag() : 0; }
+int64_t SenderStage::lag() const {
+  return loop_ ? loop_->lag() : 0;
+}
 
 std::shared_ptr<ProviderLink> SenderStage::link(const std::string& provider_name) {
   auto it = links_.find(provider_name);

@@ -5,19 +5,20 @@
 // which stays right as instances come and go because Kafka reassigns
 // partitions (no coordination between senders is needed). A provider whose
 // queue is full has its partitions paused, so it never holds back another.
+#include <prometheus/registry.h>
+
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/io_context.hpp>
 #include <map>
 #include <memory>
 #include <mutex>
-#include <prometheus/registry.h>
 #include <set>
 #include <string>
 
 #include "config/config.h"
-#include "schema/topics.h"
 #include "kafka/producer.h"
 #include "kafka/stage_loop.h"
+#include "schema/topics.h"
 #include "throttle/provider_link.h"
 
 namespace sluice::throttle {
@@ -34,8 +35,10 @@ struct SenderOptions {
 
 class SenderStage {
  public:
-  SenderStage(boost::asio::io_context& io, kafka::KafkaOptions kopts, std::shared_ptr<kafka::Producer> producer,
-              std::shared_ptr<config::ConfigStore> config, SenderOptions opts, prometheus::Registry& registry);
+  SenderStage(boost::asio::io_context& io, kafka::KafkaOptions kopts,
+              std::shared_ptr<kafka::Producer> producer,
+              std::shared_ptr<config::ConfigStore> config, SenderOptions opts,
+              prometheus::Registry& registry);
   ~SenderStage();
 
   void start();

@@ -21,17 +21,24 @@ int main(int argc, char** argv) {
     std::string a = argv[i];
     auto next = [&](const char* name) -> std::string {
       if (i + 1 >= argc) {
-        std::fprintf(stderr, "usage: bench-raw-produce --kafka ADDR --topic T --count N\n%s needs a value\n", name);
+        std::fprintf(
+            stderr, "usage: bench-raw-produce --kafka ADDR --topic T --count N\n%s needs a value\n",
+            name);
         std::exit(2);
       }
       return argv[++i];
     };
-    if (a == "--kafka") kafka = next("--kafka");
-    else if (a == "--topic") topic = next("--topic");
-    else if (a == "--count") count = std::atol(next("--count").c_str());
-    else if (a == "--partitions") partitions = std::atoi(next("--partitions").c_str());
+    if (a == "--kafka")
+      kafka = next("--kafka");
+    else if (a == "--topic")
+      topic = next("--topic");
+    else if (a == "--count")
+      count = std::atol(next("--count").c_str());
+    else if (a == "--partitions")
+      partitions = std::atoi(next("--partitions").c_str());
     else {
-      std::fprintf(stderr, "usage: bench-raw-produce --kafka ADDR --topic T --count N [--partitions P]\n");
+      std::fprintf(stderr,
+                   "usage: bench-raw-produce --kafka ADDR --topic T --count N [--partitions P]\n");
       return 2;
     }
   }
@@ -65,14 +72,19 @@ int main(int argc, char** argv) {
     char key[48];
     std::snprintf(key, sizeof key, "%032ld", i);
     producer.produce({topic, key, value, {}}, [&](const sluice::kafka::DeliveryResult& r) {
-      if (r.ok()) ++acked;
-      else ++failed;
+      if (r.ok())
+        ++acked;
+      else
+        ++failed;
     });
   }
-  while (acked.load() + failed.load() < count) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  while (acked.load() + failed.load() < count)
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  std::printf("{\"records\": %ld, \"failed\": %ld, \"bytes_per_record\": %zu, \"seconds\": %.3f, \"per_second\": %.0f}\n",
-              acked.load(), failed.load(), value.size() + 32, secs, acked.load() / secs);
+  std::printf(
+      "{\"records\": %ld, \"failed\": %ld, \"bytes_per_record\": %zu, \"seconds\": %.3f, "
+      "\"per_second\": %.0f}\n",
+      acked.load(), failed.load(), value.size() + 32, secs, acked.load() / secs);
   sluice::kafka::delete_topics(ko, {topic});
   return failed.load() == 0 ? 0 : 1;
 }

@@ -11,11 +11,11 @@
 #include <thread>
 
 #include "dlr/dlr_stage.h"
-#include "records.pb.h"
-#include "schema/provider_id.h"
 #include "kafka/admin.h"
 #include "kafka/consumer.h"
 #include "kafka/producer.h"
+#include "records.pb.h"
+#include "schema/provider_id.h"
 #include "schema/receipts.h"
 #include "schema/topics.h"
 #include "tests/dlr/fixtures.h"

@@ -1,9 +1,9 @@
 // End to end through every stage: submit, route, send to smsc-sim, receipts
 // back to the customer's binds, on one node and across two gateway nodes.
 #include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
 
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <thread>
 
 #include "tests/support/cluster.h"
@@ -12,8 +12,12 @@
 namespace sluice::test {
 namespace {
 
-std::string sim_binary() { return std::string(SLUICE_BINARY_DIR) + "/simulators/smsc-sim"; }
-std::string load_binary() { return std::string(SLUICE_BINARY_DIR) + "/simulators/esme-load"; }
+std::string sim_binary() {
+  return std::string(SLUICE_BINARY_DIR) + "/simulators/smsc-sim";
+}
+std::string load_binary() {
+  return std::string(SLUICE_BINARY_DIR) + "/simulators/esme-load";
+}
 
 struct Pipeline {
   TestCluster cluster;
@@ -21,16 +25,20 @@ struct Pipeline {
   uint16_t sim_port = free_port(), sim_http = free_port();
   Pipeline() {
     cluster.add_customer("acme", "s3cret", "--mps 100000 --max-binds 50");
-    sim = Process::start({sim_binary(), "--listen", "127.0.0.1:" + std::to_string(sim_port), "--http",
-                          "127.0.0.1:" + std::to_string(sim_http), "--system-id", "sluice", "--password", "simpw",
-                          "--dlr-delay", "50", "--log-level", "warn"},
-                         cluster.dir() + "/sim.log");
-    auto r = run_with_input(sluice_binary() + " provider add sim --host 127.0.0.1 --port " + std::to_string(sim_port) +
-                                " --system-id sluice --password-stdin --binds 2 --window 50 --mps 5000 --pg '" +
-                                cluster.dsn() + "'",
-                            "simpw\n");
+    sim =
+        Process::start({sim_binary(), "--listen", "127.0.0.1:" + std::to_string(sim_port), "--http",
+                        "127.0.0.1:" + std::to_string(sim_http), "--system-id", "sluice",
+                        "--password", "simpw", "--dlr-delay", "50", "--log-level", "warn"},
+                       cluster.dir() + "/sim.log");
+    auto r = run_with_input(
+        sluice_binary() + " provider add sim --host 127.0.0.1 --port " + std::to_string(sim_port) +
+            " --system-id sluice --password-stdin --binds 2 --window 50 --mps 5000 --pg '" +
+            cluster.dsn() + "'",
+        "simpw\n");
     EXPECT_EQ(r.status, 0) << r.output;
-    cluster.sql("INSERT INTO sluice.routes (prefix, provider_id) SELECT '', id FROM sluice.providers WHERE name = 'sim'");
+    cluster.sql(
+        "INSERT INTO sluice.routes (prefix, provider_id) SELECT '', id FROM sluice.providers WHERE "
+        "name = 'sim'");
     cluster.create_provider_topics({"sim"});
   }
 };
@@ -39,8 +47,9 @@ TEST(Pipeline, EveryMessageGetsOneMatchedDlrAndTheMetricsParse) {
   Pipeline p;
   auto all = p.cluster.start("all", "n1");
   ASSERT_TRUE(all.proc->alive());
-  auto r = run(load_binary() + " --port " + std::to_string(all.smpp) +
-               " --system-id acme --password s3cret --binds 2 --count 1500 --dlr-timeout 90 --json");
+  auto r =
+      run(load_binary() + " --port " + std::to_string(all.smpp) +
+          " --system-id acme --password s3cret --binds 2 --count 1500 --dlr-timeout 90 --json");
   auto j = nlohmann::json::parse(r.output.substr(r.output.find('{')), nullptr, false);
   ASSERT_FALSE(j.is_discarded()) << r.output;
   EXPECT_EQ(r.status, 0) << r.output;
@@ -49,17 +58,20 @@ TEST(Pipeline, EveryMessageGetsOneMatchedDlrAndTheMetricsParse) {
   EXPECT_EQ(j["dlr"]["missing"], 0);
   EXPECT_EQ(j["dlr"]["duplicated"], 0);
   EXPECT_EQ(j["dlr"]["unknown"], 0);
-  std::cout << "[ figure ] submits=" << j["submits"] << " dlr_matched=" << j["dlr"]["matched"] << "\n";
+  std::cout << "[ figure ] submits=" << j["submits"] << " dlr_matched=" << j["dlr"]["matched"]
+            << "\n";
 
   std::string scrape;
   ASSERT_EQ(http_get(all.http, "/metrics", &scrape), 200);
   std::string path = p.cluster.dir() + "/scrape.txt";
   std::ofstream(path) << scrape;
-  auto check = run(python() + " " + SLUICE_SOURCE_DIR + "/tests/e2e/check_metrics.py " + path + " " +
-                   SLUICE_SOURCE_DIR + "/deploy/grafana/metrics.txt");
+  auto check = run(python() + " " + SLUICE_SOURCE_DIR + "/tests/e2e/check_metrics.py " + path +
+                   " " + SLUICE_SOURCE_DIR + "/deploy/grafana/metrics.txt");
   EXPECT_EQ(check.status, 0) << check.output;
   // Real values after traffic.
-  EXPECT_GT(metric_value(scrape, "sluice_gateway_pdus_total{command=\"submit_sm\",status=\"ESME_ROK\"}"), 0);
+  EXPECT_GT(
+      metric_value(scrape, "sluice_gateway_pdus_total{command=\"submit_sm\",status=\"ESME_ROK\"}"),
+      0);
   EXPECT_EQ(all.proc->stop(SIGTERM), 0) << all.proc->log();
 }
 
@@ -67,9 +79,10 @@ TEST(Pipeline, ReceiptOfAMessageSubmittedOnNodeAReachesTheReceiverBindOnNodeB) {
   Pipeline p;
   auto b = p.cluster.start("all", "nodeB");
   auto a = p.cluster.start("gateway", "nodeA");
-  auto r = run(python() + " " + SLUICE_SOURCE_DIR + "/tests/interop/smpplib_client.py split --port " +
-               std::to_string(a.smpp) + " --rx-port " + std::to_string(b.smpp) +
-               " --system-id acme --password s3cret --count 30 --settle 4 --wait 90");
+  auto r =
+      run(python() + " " + SLUICE_SOURCE_DIR + "/tests/interop/smpplib_client.py split --port " +
+          std::to_string(a.smpp) + " --rx-port " + std::to_string(b.smpp) +
+          " --system-id acme --password s3cret --count 30 --settle 4 --wait 90");
   ASSERT_EQ(r.status, 0) << r.output;
   auto j = nlohmann::json::parse(r.output.substr(r.output.rfind("{\"acked\"")), nullptr, false);
   ASSERT_FALSE(j.is_discarded()) << r.output;
@@ -83,9 +96,10 @@ TEST(Pipeline, ReceiptOfAMessageSubmittedOnNodeAReachesTheReceiverBindOnNodeB) {
 TEST(Pipeline, ReceiptsWaitWhileNoReceiverIsBoundAndAllArriveWhenOneBinds) {
   Pipeline p;
   auto all = p.cluster.start("all", "n1");
-  auto r = run(python() + " " + SLUICE_SOURCE_DIR + "/tests/interop/smpplib_client.py split --port " +
-               std::to_string(all.smpp) + " --rx-port " + std::to_string(all.smpp) +
-               " --system-id acme --password s3cret --count 40 --rx-delay 8 --wait 90");
+  auto r =
+      run(python() + " " + SLUICE_SOURCE_DIR + "/tests/interop/smpplib_client.py split --port " +
+          std::to_string(all.smpp) + " --rx-port " + std::to_string(all.smpp) +
+          " --system-id acme --password s3cret --count 40 --rx-delay 8 --wait 90");
   ASSERT_EQ(r.status, 0) << r.output;
   auto j = nlohmann::json::parse(r.output.substr(r.output.rfind("{\"acked\"")), nullptr, false);
   ASSERT_FALSE(j.is_discarded()) << r.output;

@@ -1,8 +1,8 @@
 // The sender against an SMSC this project did not write (npm `smpp`): every
 // message reaches it once, and its receipts (hex ids) come back as DLRs.
 #include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
 
+#include <nlohmann/json.hpp>
 #include <thread>
 
 #include "tests/support/cluster.h"
@@ -15,19 +15,24 @@ TEST(ThirdPartySmsc, SenderDeliversToANodeSmppServerAndItsReceiptsComeBack) {
   TestCluster cluster;
   cluster.add_customer("acme", "s3cret", "--mps 100000 --max-binds 50");
   uint16_t port = free_port(), http = free_port();
-  auto smsc = Process::start({"node", std::string(SLUICE_SOURCE_DIR) + "/tests/interop/node_smsc.js",
-                              std::to_string(port), std::to_string(http), "sluice", "nodepw"},
-                             cluster.dir() + "/node-smsc.log");
-  auto r = run_with_input(sluice_binary() + " provider add nodesmsc --host 127.0.0.1 --port " + std::to_string(port) +
-                              " --system-id sluice --password-stdin --binds 1 --window 20 --mps 500 --pg '" +
-                              cluster.dsn() + "'",
-                          "nodepw\n");
+  auto smsc =
+      Process::start({"node", std::string(SLUICE_SOURCE_DIR) + "/tests/interop/node_smsc.js",
+                      std::to_string(port), std::to_string(http), "sluice", "nodepw"},
+                     cluster.dir() + "/node-smsc.log");
+  auto r = run_with_input(
+      sluice_binary() + " provider add nodesmsc --host 127.0.0.1 --port " + std::to_string(port) +
+          " --system-id sluice --password-stdin --binds 1 --window 20 --mps 500 --pg '" +
+          cluster.dsn() + "'",
+      "nodepw\n");
   ASSERT_EQ(r.status, 0) << r.output;
-  cluster.sql("INSERT INTO sluice.routes (prefix, provider_id) SELECT '', id FROM sluice.providers WHERE name = 'nodesmsc'");
+  cluster.sql(
+      "INSERT INTO sluice.routes (prefix, provider_id) SELECT '', id FROM sluice.providers WHERE "
+      "name = 'nodesmsc'");
   cluster.create_provider_topics({"nodesmsc"});
   auto all = cluster.start("all", "n1");
-  auto load = run(std::string(SLUICE_BINARY_DIR) + "/simulators/esme-load --port " + std::to_string(all.smpp) +
-                  " --system-id acme --password s3cret --count 300 --mix gsm7=100 --dlr-timeout 60 --json");
+  auto load = run(
+      std::string(SLUICE_BINARY_DIR) + "/simulators/esme-load --port " + std::to_string(all.smpp) +
+      " --system-id acme --password s3cret --count 300 --mix gsm7=100 --dlr-timeout 60 --json");
   auto j = nlohmann::json::parse(load.output.substr(load.output.find('{')), nullptr, false);
   ASSERT_FALSE(j.is_discarded()) << load.output;
   std::string body;

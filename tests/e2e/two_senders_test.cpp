@@ -2,8 +2,8 @@
 // exceed its messages per second over any 1-second window, and every message
 // reaches the provider once.
 #include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
 
+#include <nlohmann/json.hpp>
 #include <thread>
 
 #include "tests/support/cluster.h"
@@ -17,22 +17,28 @@ TEST(TwoSenders, ShareTheProviderRateAndSendEachMessageOnce) {
   TestCluster cluster;
   cluster.add_customer("acme", "s3cret", "--mps 100000 --max-binds 50");
   uint16_t port = free_port(), http = free_port();
-  auto sim = Process::start({std::string(SLUICE_BINARY_DIR) + "/simulators/smsc-sim", "--listen",
-                             "127.0.0.1:" + std::to_string(port), "--http", "127.0.0.1:" + std::to_string(http),
-                             "--system-id", "sluice", "--password", "simpw", "--rate-window", "sliding",
-                             "--log-level", "warn"},
-                            cluster.dir() + "/sim.log");
-  auto r = run_with_input(sluice_binary() + " provider add sim --host 127.0.0.1 --port " + std::to_string(port) +
+  auto sim =
+      Process::start({std::string(SLUICE_BINARY_DIR) + "/simulators/smsc-sim", "--listen",
+                      "127.0.0.1:" + std::to_string(port), "--http",
+                      "127.0.0.1:" + std::to_string(http), "--system-id", "sluice", "--password",
+                      "simpw", "--rate-window", "sliding", "--log-level", "warn"},
+                     cluster.dir() + "/sim.log");
+  auto r = run_with_input(sluice_binary() + " provider add sim --host 127.0.0.1 --port " +
+                              std::to_string(port) +
                               " --system-id sluice --password-stdin --binds 2 --window 50 --mps " +
                               std::to_string(kRate) + " --pg '" + cluster.dsn() + "'",
                           "simpw\n");
   ASSERT_EQ(r.status, 0) << r.output;
-  cluster.sql("INSERT INTO sluice.routes (prefix, provider_id) SELECT '', id FROM sluice.providers WHERE name = 'sim'");
+  cluster.sql(
+      "INSERT INTO sluice.routes (prefix, provider_id) SELECT '', id FROM sluice.providers WHERE "
+      "name = 'sim'");
   cluster.create_provider_topics({"sim"});
   auto all = cluster.start("all", "n1");
   auto second = cluster.start("sender", "sender-2");
-  std::this_thread::sleep_for(std::chrono::seconds(5));  // the group settles: each holds part of the partitions
-  auto load = run(std::string(SLUICE_BINARY_DIR) + "/simulators/esme-load --port " + std::to_string(all.smpp) +
+  std::this_thread::sleep_for(
+      std::chrono::seconds(5));  // the group settles: each holds part of the partitions
+  auto load = run(std::string(SLUICE_BINARY_DIR) + "/simulators/esme-load --port " +
+                  std::to_string(all.smpp) +
                   " --system-id acme --password s3cret --count 4000 --rate 400 --mix gsm7=100"
                   " --registered-delivery 0 --json");
   auto j = nlohmann::json::parse(load.output.substr(load.output.find('{')), nullptr, false);
@@ -48,12 +54,14 @@ TEST(TwoSenders, ShareTheProviderRateAndSendEachMessageOnce) {
     std::this_thread::sleep_for(std::chrono::seconds(1));
   }
   std::cout << "[ figure ] contract=" << kRate << "/s unique=" << s["submits"]["unique"]
-            << " duplicates=" << s["submits"]["duplicates"] << " max_sliding_1s=" << s["rate"]["max_sliding_1s"]
+            << " duplicates=" << s["submits"]["duplicates"]
+            << " max_sliding_1s=" << s["rate"]["max_sliding_1s"]
             << " max_per_second=" << s["rate"]["max_per_second"] << "\n";
   EXPECT_EQ(s["submits"]["unique"], 4000);
   EXPECT_EQ(s["submits"]["duplicates"], 0);
   // Each instance may hold one token of burst (see ProviderBucket::burst).
-  EXPECT_LE(s["rate"]["max_sliding_1s"].get<double>(), kRate + 2) << "the two senders together exceeded the contract";
+  EXPECT_LE(s["rate"]["max_sliding_1s"].get<double>(), kRate + 2)
+      << "the two senders together exceeded the contract";
   EXPECT_EQ(second.proc->stop(SIGTERM), 0) << second.proc->log();
   EXPECT_EQ(all.proc->stop(SIGTERM), 0) << all.proc->log();
 }

@@ -1,8 +1,8 @@
 // The customer-facing gateway, driven by third-party SMPP clients.
 #include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
 
 #include <map>
+#include <nlohmann/json.hpp>
 #include <set>
 #include <thread>
 
@@ -31,8 +31,8 @@ class GatewayInterop : public ::testing::Test {
   }
 
   nlohmann::json client(const std::string& scenario, const std::string& args) {
-    auto r = run(python() + " " + SLUICE_SOURCE_DIR + "/tests/interop/smpplib_client.py " + scenario + " --port " +
-                 std::to_string(gw_->smpp) + " " + args);
+    auto r = run(python() + " " + SLUICE_SOURCE_DIR + "/tests/interop/smpplib_client.py " +
+                 scenario + " --port " + std::to_string(gw_->smpp) + " " + args);
     EXPECT_EQ(r.status, 0) << r.output;
     // The report is the last line that starts with '{'.
     size_t start = std::string::npos;
@@ -43,7 +43,8 @@ class GatewayInterop : public ::testing::Test {
       pos = end + 1;
     }
     if (start == std::string::npos) return nlohmann::json::object();
-    auto j = nlohmann::json::parse(r.output.substr(start, r.output.find('\n', start) - start), nullptr, false);
+    auto j = nlohmann::json::parse(r.output.substr(start, r.output.find('\n', start) - start),
+                                   nullptr, false);
     EXPECT_FALSE(j.is_discarded()) << r.output;
     return j.is_discarded() ? nlohmann::json::object() : j;
   }
@@ -99,11 +100,13 @@ TEST_F(GatewayInterop, IngressAboveTheCustomersRateIsAnsweredWithThrottled) {
   EXPECT_EQ(j["answered"], 40);
   EXPECT_GE(j["ok_ids"].size(), 5u);
   EXPECT_GT(j["errors"].value(std::to_string(0x58), 0), 0) << j.dump();
-  for (auto& [k, v] : j["errors"].items()) EXPECT_EQ(k, std::to_string(0x58)) << "unexpected status " << k;
+  for (auto& [k, v] : j["errors"].items())
+    EXPECT_EQ(k, std::to_string(0x58)) << "unexpected status " << k;
 }
 
 TEST_F(GatewayInterop, EveryAcknowledgedMessageIsInKafkaExactlyOnce) {
-  auto j = client("submit", "--system-id acme --password s3cret --count 1500 --window 100 --tag once");
+  auto j =
+      client("submit", "--system-id acme --password s3cret --count 1500 --window 100 --tag once");
   ASSERT_EQ(j["answered"], 1500);
   std::set<std::string> acked;
   for (auto& id : j["ok_ids"]) acked.insert(id.get<std::string>());
@@ -113,8 +116,10 @@ TEST_F(GatewayInterop, EveryAcknowledgedMessageIsInKafkaExactlyOnce) {
   int missing = 0, dup = 0;
   for (const auto& id : acked) {
     auto it = in_kafka.find(id);
-    if (it == in_kafka.end()) ++missing;
-    else if (it->second > 1) ++dup;
+    if (it == in_kafka.end())
+      ++missing;
+    else if (it->second > 1)
+      ++dup;
   }
   EXPECT_EQ(missing, 0) << "acknowledged but not in Kafka";
   EXPECT_EQ(dup, 0);
@@ -139,10 +144,11 @@ TEST_F(GatewayInterop, GarbageBytesGetGenericNackAndHarmNoOtherSession) {
 TEST_F(GatewayInterop, AThousandConcurrentBindsAreServed) {
   // The python client holds its binds until its stdin closes.
   std::string out = cluster_->dir() + "/many.json";
-  auto holder = Process::start({python(), std::string(SLUICE_SOURCE_DIR) + "/tests/interop/smpplib_client.py",
-                                "many-binds", "--port", std::to_string(gw_->smpp), "--system-id", "acme",
-                                "--password", "s3cret", "--count", "1000"},
-                               out);
+  auto holder =
+      Process::start({python(), std::string(SLUICE_SOURCE_DIR) + "/tests/interop/smpplib_client.py",
+                      "many-binds", "--port", std::to_string(gw_->smpp), "--system-id", "acme",
+                      "--password", "s3cret", "--count", "1000"},
+                     out);
   // Wait for its report line.
   nlohmann::json j;
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(240);
@@ -167,8 +173,8 @@ TEST_F(GatewayInterop, AThousandConcurrentBindsAreServed) {
 }
 
 TEST_F(GatewayInterop, NodeSmppClientSubmitsAndGetsAnId) {
-  auto r = run("node " + std::string(SLUICE_SOURCE_DIR) + "/tests/interop/node_client.js " + std::to_string(gw_->smpp) +
-               " acme s3cret");
+  auto r = run("node " + std::string(SLUICE_SOURCE_DIR) + "/tests/interop/node_client.js " +
+               std::to_string(gw_->smpp) + " acme s3cret");
   ASSERT_EQ(r.status, 0) << r.output;
   EXPECT_NE(r.output.find("submit_sm_resp status=0 id="), std::string::npos) << r.output;
 }
@@ -177,13 +183,16 @@ TEST(GatewayTls, BindsAndAnswersOverTlsWhenACertificateIsConfigured) {
   TestCluster cluster;
   cluster.add_customer("acme", "s3cret", "--mps 1000 --max-binds 10");
   std::string cert = cluster.dir() + "/cert.pem", key = cluster.dir() + "/key.pem";
-  auto gen = run("openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=localhost -keyout " + key + " -out " + cert);
+  auto gen = run("openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=localhost -keyout " +
+                 key + " -out " + cert);
   ASSERT_EQ(gen.status, 0) << gen.output;
   uint16_t tls_port = free_port();
   auto gw = cluster.start("gateway", "tls1",
-                          {"--tls-cert", cert, "--tls-key", key, "--smpp-tls", "127.0.0.1:" + std::to_string(tls_port)});
-  auto r = run(python() + " " + SLUICE_SOURCE_DIR + "/tests/interop/smpplib_client.py tls-bind --port " +
-               std::to_string(tls_port) + " --system-id acme --password s3cret");
+                          {"--tls-cert", cert, "--tls-key", key, "--smpp-tls",
+                           "127.0.0.1:" + std::to_string(tls_port)});
+  auto r =
+      run(python() + " " + SLUICE_SOURCE_DIR + "/tests/interop/smpplib_client.py tls-bind --port " +
+          std::to_string(tls_port) + " --system-id acme --password s3cret");
   ASSERT_EQ(r.status, 0) << r.output;
   auto j = nlohmann::json::parse(r.output.substr(r.output.rfind('{')), nullptr, false);
   ASSERT_FALSE(j.is_discarded()) << r.output;

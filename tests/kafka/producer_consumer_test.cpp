@@ -33,7 +33,10 @@ TEST(RealBroker, IdempotentAcksAllRecordsAreReadBackOnceInAConsumerGroup) {
   {
     Producer producer(real());
     for (int i = 0; i < kCount; ++i) {
-      Record r{topic, "key-" + std::to_string(i % 50), "value-" + std::to_string(i), {{"seq", std::to_string(i)}}};
+      Record r{topic,
+               "key-" + std::to_string(i % 50),
+               "value-" + std::to_string(i),
+               {{"seq", std::to_string(i)}}};
       producer.produce(std::move(r), [&](const DeliveryResult& res) {
         std::lock_guard lock(mu);
         (res.ok() ? delivered : failed)++;
@@ -41,7 +44,8 @@ TEST(RealBroker, IdempotentAcksAllRecordsAreReadBackOnceInAConsumerGroup) {
       });
     }
     std::unique_lock lock(mu);
-    ASSERT_TRUE(cv.wait_for(lock, std::chrono::seconds(60), [&] { return delivered + failed == kCount; }));
+    ASSERT_TRUE(
+        cv.wait_for(lock, std::chrono::seconds(60), [&] { return delivered + failed == kCount; }));
   }
   EXPECT_EQ(delivered, kCount);
   EXPECT_EQ(failed, 0);
@@ -73,7 +77,8 @@ TEST(RealBroker, IdempotentAcksAllRecordsAreReadBackOnceInAConsumerGroup) {
   std::vector<std::pair<TopicPartition, int64_t>> offsets;
   for (auto [p, o] : next) offsets.push_back({{topic, p}, o});
   ASSERT_TRUE(consumer.commit(offsets, true));
-  consumer_ptr.reset();  // destroyed before its topic is deleted (librdkafka 2.0 can hang otherwise)
+  consumer_ptr
+      .reset();  // destroyed before its topic is deleted (librdkafka 2.0 can hang otherwise)
   auto again_ptr = std::make_unique<Consumer>(real(), co);
   Consumer& again = *again_ptr;
   int extra = 0;

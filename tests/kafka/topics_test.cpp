@@ -1,6 +1,7 @@
 // `sluice topics --check` fails on a missing topic and passes after --create.
-#include <gtest/gtest.h>
+#include "schema/topics.h"
 
+#include <gtest/gtest.h>
 #include <sys/wait.h>
 
 #include <array>
@@ -9,7 +10,6 @@
 #include <thread>
 
 #include "kafka/admin.h"
-#include "schema/topics.h"
 #include "tests/support/env.h"
 
 namespace {
@@ -33,8 +33,9 @@ Run run(const std::string& cmd) {
 
 TEST(TopicsCommand, CheckFailsOnMissingTopicsAndPassesAfterCreate) {
   std::string prefix = sluice::test::unique_name("tp") + ".";
-  std::string base = sluice::test::sluice_binary() + " topics --kafka " + sluice::test::kafka_bootstrap() +
-                     " --topic-prefix " + prefix + " --provider simA";
+  std::string base = sluice::test::sluice_binary() + " topics --kafka " +
+                     sluice::test::kafka_bootstrap() + " --topic-prefix " + prefix +
+                     " --provider simA";
   auto before = run(base + " --check");
   EXPECT_EQ(before.status, 1) << before.output;
   EXPECT_NE(before.output.find(prefix + "sms.submit: missing"), std::string::npos) << before.output;

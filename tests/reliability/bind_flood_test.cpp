@@ -3,9 +3,9 @@
 // not hurt beyond noise, no descriptor or memory growth left behind.
 #include <dirent.h>
 #include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
 
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <thread>
 
 #include "tests/support/cluster.h"
@@ -32,8 +32,9 @@ long rss_kib(pid_t pid) {
 }
 
 nlohmann::json submit_latency(const TestCluster::Stage& gw) {
-  auto r = run(std::string(SLUICE_BINARY_DIR) + "/simulators/esme-load --port " + std::to_string(gw.smpp) +
-               " --system-id acme --password s3cret --count 3000 --rate 300 --registered-delivery 0 --json");
+  auto r = run(
+      std::string(SLUICE_BINARY_DIR) + "/simulators/esme-load --port " + std::to_string(gw.smpp) +
+      " --system-id acme --password s3cret --count 3000 --rate 300 --registered-delivery 0 --json");
   EXPECT_EQ(r.status, 0) << r.output;
   auto j = nlohmann::json::parse(r.output.substr(r.output.find('{')), nullptr, false);
   return j.is_discarded() ? nlohmann::json::object() : j["latency_ms"]["submit"];
@@ -47,9 +48,10 @@ TEST(BindFlood, WrongPasswordsAreAllRefusedWithoutHurtingBoundCustomers) {
   int fds_before = open_fds(gw.proc->pid());
   long rss_before = rss_kib(gw.proc->pid());
 
-  auto flood = Process::start({python(), std::string(SLUICE_SOURCE_DIR) + "/tests/reliability/bind_flood.py", "--port",
-                               std::to_string(gw.smpp), "--count", "10000"},
-                              cluster.dir() + "/flood.json");
+  auto flood =
+      Process::start({python(), std::string(SLUICE_SOURCE_DIR) + "/tests/reliability/bind_flood.py",
+                      "--port", std::to_string(gw.smpp), "--count", "10000"},
+                     cluster.dir() + "/flood.json");
   auto busy = submit_latency(gw);  // measured while the flood runs
   ASSERT_EQ(flood->wait(std::chrono::seconds(300)), 0) << flood->log();
   auto text = flood->log();
@@ -58,9 +60,11 @@ TEST(BindFlood, WrongPasswordsAreAllRefusedWithoutHurtingBoundCustomers) {
   std::this_thread::sleep_for(std::chrono::seconds(2));
   int fds_after = open_fds(gw.proc->pid());
   long rss_after = rss_kib(gw.proc->pid());
-  std::cout << "[ figure ] attempts=10000 answers=" << report["answers"].dump() << " flood_seconds=" << report["seconds"]
-            << " p99_quiet_ms=" << quiet.value("p99", -1.0) << " p99_during_flood_ms=" << busy.value("p99", -1.0)
-            << " fds_before=" << fds_before << " fds_after=" << fds_after << " rss_before_kib=" << rss_before
+  std::cout << "[ figure ] attempts=10000 answers=" << report["answers"].dump()
+            << " flood_seconds=" << report["seconds"]
+            << " p99_quiet_ms=" << quiet.value("p99", -1.0)
+            << " p99_during_flood_ms=" << busy.value("p99", -1.0) << " fds_before=" << fds_before
+            << " fds_after=" << fds_after << " rss_before_kib=" << rss_before
             << " rss_after_kib=" << rss_after << "\n";
   EXPECT_EQ(report["answers"].value("0x0D", 0), 10000) << report.dump();
   EXPECT_LE(fds_after, fds_before + 2);

@@ -2,9 +2,9 @@
 // every submit_sm_resp with ESME_ROK must name a record that is in Kafka once
 // the broker is back. The test runs its own broker so others are not disturbed.
 #include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
 
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <set>
 #include <thread>
 
@@ -21,7 +21,8 @@ struct PrivateBroker {
   uint16_t port, controller;
   std::string env() const {
     return "SLUICE_RUN_DIR=" + dir + " SLUICE_KAFKA_PORT=" + std::to_string(port) +
-           " SLUICE_KAFKA_CONTROLLER_PORT=" + std::to_string(controller) + " SLUICE_KAFKA_HEAP=384m ";
+           " SLUICE_KAFKA_CONTROLLER_PORT=" + std::to_string(controller) +
+           " SLUICE_KAFKA_HEAP=384m ";
   }
   std::string script() const { return std::string(SLUICE_SOURCE_DIR) + "/scripts/kafka"; }
   RunResult start() { return run(env() + script() + " start"); }
@@ -31,7 +32,8 @@ struct PrivateBroker {
     in >> pid;
     if (pid > 0) ::kill(pid, SIGKILL);
     // Wait until the port is free again.
-    for (int i = 0; i < 100 && http_get(port, "/") != 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    for (int i = 0; i < 100 && http_get(port, "/") != 0; ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   ~PrivateBroker() { run(env() + script() + " stop"); }
 };
@@ -47,12 +49,14 @@ TEST(BrokerKilledUnderLoad, NoFalseOkAndEveryAcknowledgedRecordIsInKafka) {
   auto gw = cluster.start("gateway", "gw1");
   ASSERT_TRUE(gw.proc->alive());
 
-  bool long_run = std::getenv("SLUICE_LONG_TESTS") && std::string(std::getenv("SLUICE_LONG_TESTS")) == "1";
+  bool long_run =
+      std::getenv("SLUICE_LONG_TESTS") && std::string(std::getenv("SLUICE_LONG_TESTS")) == "1";
   int count = long_run ? 60000 : 12000;
-  auto load = Process::start({python(), std::string(SLUICE_SOURCE_DIR) + "/tests/interop/smpplib_client.py", "submit",
-                              "--port", std::to_string(gw.smpp), "--system-id", "acme", "--password", "s3cret",
-                              "--count", std::to_string(count), "--window", "200", "--tag", "killed"},
-                             cluster.dir() + "/load.json");
+  auto load = Process::start(
+      {python(), std::string(SLUICE_SOURCE_DIR) + "/tests/interop/smpplib_client.py", "submit",
+       "--port", std::to_string(gw.smpp), "--system-id", "acme", "--password", "s3cret", "--count",
+       std::to_string(count), "--window", "200", "--tag", "killed"},
+      cluster.dir() + "/load.json");
   std::this_thread::sleep_for(std::chrono::seconds(2));
   ASSERT_TRUE(load->alive()) << load->log();
   broker.kill9();
@@ -101,7 +105,8 @@ TEST(BrokerKilledUnderLoad, NoFalseOkAndEveryAcknowledgedRecordIsInKafka) {
   c.close();
   int false_ok = 0;
   for (const auto& id : acked) false_ok += in_kafka.count(id) ? 0 : 1;
-  std::cout << "[ figure ] false_ok=" << false_ok << " records_in_kafka=" << in_kafka.size() << "\n";
+  std::cout << "[ figure ] false_ok=" << false_ok << " records_in_kafka=" << in_kafka.size()
+            << "\n";
   EXPECT_EQ(false_ok, 0) << "ESME_ROK answered for records that are not in Kafka";
   EXPECT_EQ(gw.proc->stop(SIGTERM), 0) << gw.proc->log();
 }

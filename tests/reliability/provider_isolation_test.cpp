@@ -2,9 +2,9 @@
 // at least 95% of its configured rate throughout, no provider's window is
 // exceeded, and the sender's memory stays bounded.
 #include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
 
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <numeric>
 #include <thread>
 
@@ -31,7 +31,8 @@ struct Sim {
     return nlohmann::json::parse(body, nullptr, false);
   }
   void mode(const std::string& query) {
-    auto r = run("curl -fsS -X POST 'http://127.0.0.1:" + std::to_string(http) + "/mode?" + query + "'");
+    auto r =
+        run("curl -fsS -X POST 'http://127.0.0.1:" + std::to_string(http) + "/mode?" + query + "'");
     EXPECT_EQ(r.status, 0) << r.output;
   }
 };
@@ -43,29 +44,35 @@ TEST(ProviderIsolation, ASilentSlowOrThrottlingProviderDoesNotSlowTheOther) {
   Sim a, b;
   for (auto* s : {&a, &b}) {
     s->proc = Process::start({std::string(SLUICE_BINARY_DIR) + "/simulators/smsc-sim", "--listen",
-                              "127.0.0.1:" + std::to_string(s->port), "--http", "127.0.0.1:" + std::to_string(s->http),
-                              "--system-id", "sluice", "--password", "simpw", "--dlr-delay", "50", "--log-level",
-                              "warn"},
+                              "127.0.0.1:" + std::to_string(s->port), "--http",
+                              "127.0.0.1:" + std::to_string(s->http), "--system-id", "sluice",
+                              "--password", "simpw", "--dlr-delay", "50", "--log-level", "warn"},
                              cluster.dir() + "/sim" + std::to_string(s->port) + ".log");
   }
   for (auto [name, sim] : {std::pair{"pa", &a}, std::pair{"pb", &b}}) {
-    auto r = run_with_input(sluice_binary() + " provider add " + name + " --host 127.0.0.1 --port " +
-                                std::to_string(sim->port) + " --system-id sluice --password-stdin --binds 1 --window 20 --mps " +
-                                std::to_string(kRate) + " --pg '" + cluster.dsn() + "'",
-                            "simpw\n");
+    auto r =
+        run_with_input(sluice_binary() + " provider add " + name + " --host 127.0.0.1 --port " +
+                           std::to_string(sim->port) +
+                           " --system-id sluice --password-stdin --binds 1 --window 20 --mps " +
+                           std::to_string(kRate) + " --pg '" + cluster.dsn() + "'",
+                       "simpw\n");
     ASSERT_EQ(r.status, 0) << r.output;
   }
-  cluster.sql("INSERT INTO sluice.routes (prefix, provider_id) SELECT '4471', id FROM sluice.providers WHERE name = 'pa'");
-  cluster.sql("INSERT INTO sluice.routes (prefix, provider_id) SELECT '4472', id FROM sluice.providers WHERE name = 'pb'");
+  cluster.sql(
+      "INSERT INTO sluice.routes (prefix, provider_id) SELECT '4471', id FROM sluice.providers "
+      "WHERE name = 'pa'");
+  cluster.sql(
+      "INSERT INTO sluice.routes (prefix, provider_id) SELECT '4472', id FROM sluice.providers "
+      "WHERE name = 'pb'");
   cluster.create_provider_topics({"pa", "pb"});
   auto all = cluster.start("all", "n1");
 
   // Each customer stream offers more than its provider's contract.
   auto load = [&](const char* prefix, const char* tag) {
     return Process::start({std::string(SLUICE_BINARY_DIR) + "/simulators/esme-load", "--port",
-                           std::to_string(all.smpp), "--system-id", "acme", "--password", "s3cret", "--count", "20000",
-                           "--rate", std::to_string(kRate * 2), "--dest-prefix", prefix, "--registered-delivery", "0",
-                           "--mix", "gsm7=100", "--json"},
+                           std::to_string(all.smpp), "--system-id", "acme", "--password", "s3cret",
+                           "--count", "20000", "--rate", std::to_string(kRate * 2), "--dest-prefix",
+                           prefix, "--registered-delivery", "0", "--mix", "gsm7=100", "--json"},
                           cluster.dir() + "/load-" + tag + ".json");
   };
   auto la = load("4471", "a");
@@ -82,7 +89,8 @@ TEST(ProviderIsolation, ASilentSlowOrThrottlingProviderDoesNotSlowTheOther) {
     auto after = b.stats()["rate"]["per_second"];
     // B's accepted rate over the last 6 whole seconds of the phase.
     std::vector<double> last;
-    for (size_t i = after.size() >= 7 ? after.size() - 7 : 0; i + 1 < after.size(); ++i) last.push_back(after[i]);
+    for (size_t i = after.size() >= 7 ? after.size() - 7 : 0; i + 1 < after.size(); ++i)
+      last.push_back(after[i]);
     double mean = last.empty() ? 0 : std::accumulate(last.begin(), last.end(), 0.0) / last.size();
     phases.emplace_back(phase, mean);
     peak_rss = std::max(peak_rss, rss_kib(all.proc->pid()));
@@ -92,10 +100,14 @@ TEST(ProviderIsolation, ASilentSlowOrThrottlingProviderDoesNotSlowTheOther) {
   auto as = a.stats();
   std::cout << "[ figure ] contract=" << kRate << "/s";
   for (auto& [phase, mean] : phases) std::cout << " B_during[" << phase << "]=" << mean << "/s";
-  std::cout << " B_max_1s=" << bs["rate"]["max_per_second"] << " A_window_max=" << as["window"]["max_outstanding"]
-            << " B_window_max=" << bs["window"]["max_outstanding"] << " peak_rss_mib=" << peak_rss / 1024 << "\n";
-  for (auto& [phase, mean] : phases) EXPECT_GE(mean, 0.95 * kRate) << "provider B slowed while A was " << phase;
-  EXPECT_LE(bs["rate"]["max_per_second"].get<double>(), kRate * 1.05) << "B pushed past its contract";
+  std::cout << " B_max_1s=" << bs["rate"]["max_per_second"]
+            << " A_window_max=" << as["window"]["max_outstanding"]
+            << " B_window_max=" << bs["window"]["max_outstanding"]
+            << " peak_rss_mib=" << peak_rss / 1024 << "\n";
+  for (auto& [phase, mean] : phases)
+    EXPECT_GE(mean, 0.95 * kRate) << "provider B slowed while A was " << phase;
+  EXPECT_LE(bs["rate"]["max_per_second"].get<double>(), kRate * 1.05)
+      << "B pushed past its contract";
   EXPECT_LE(as["window"]["max_outstanding"].get<int>(), 20);
   EXPECT_LE(bs["window"]["max_outstanding"].get<int>(), 20);
   EXPECT_LT(peak_rss, 1024 * 1024) << "sender memory unbounded";

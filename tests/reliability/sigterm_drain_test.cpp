@@ -1,8 +1,8 @@
 // SIGTERM under load: the gateway stops taking work, answers everything it
 // took, unbinds, and exits within its bound; nothing it acknowledged is lost.
 #include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
 
+#include <nlohmann/json.hpp>
 #include <set>
 #include <thread>
 
@@ -18,10 +18,11 @@ TEST(SigtermUnderLoad, GatewayDrainsWithinItsBoundAndLosesNothingAcknowledged) {
   TestCluster cluster;
   cluster.add_customer("acme", "s3cret", "--mps 1000000 --max-binds 10");
   auto gw = cluster.start("gateway", "gw1");
-  auto load = Process::start({python(), std::string(SLUICE_SOURCE_DIR) + "/tests/interop/smpplib_client.py", "submit",
-                              "--port", std::to_string(gw.smpp), "--system-id", "acme", "--password", "s3cret",
-                              "--count", "200000", "--window", "100", "--tag", "drain"},
-                             cluster.dir() + "/load.json");
+  auto load = Process::start(
+      {python(), std::string(SLUICE_SOURCE_DIR) + "/tests/interop/smpplib_client.py", "submit",
+       "--port", std::to_string(gw.smpp), "--system-id", "acme", "--password", "s3cret", "--count",
+       "200000", "--window", "100", "--tag", "drain"},
+      cluster.dir() + "/load.json");
   std::this_thread::sleep_for(std::chrono::seconds(3));
   ASSERT_TRUE(load->alive()) << load->log();
   auto t0 = std::chrono::steady_clock::now();

@@ -2,9 +2,9 @@
 // lost and every message still gets its DLR. Duplicates are counted and
 // reported (a killed stage repeats what it had in flight), never losses.
 #include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
 
 #include <map>
+#include <nlohmann/json.hpp>
 #include <thread>
 
 #include "tests/support/cluster.h"
@@ -14,20 +14,25 @@ namespace sluice::test {
 namespace {
 
 TEST(StageKilledUnderLoad, EachStageKilledInTurnLosesNoMessageAndNoDlr) {
-  bool long_run = std::getenv("SLUICE_LONG_TESTS") && std::string(std::getenv("SLUICE_LONG_TESTS")) == "1";
+  bool long_run =
+      std::getenv("SLUICE_LONG_TESTS") && std::string(std::getenv("SLUICE_LONG_TESTS")) == "1";
   TestCluster cluster;
   cluster.add_customer("acme", "s3cret", "--mps 100000 --max-binds 50");
   uint16_t sim_port = free_port(), sim_http = free_port();
-  auto sim = Process::start({std::string(SLUICE_BINARY_DIR) + "/simulators/smsc-sim", "--listen",
-                             "127.0.0.1:" + std::to_string(sim_port), "--http", "127.0.0.1:" + std::to_string(sim_http),
-                             "--system-id", "sluice", "--password", "simpw", "--dlr-delay", "100", "--log-level", "warn"},
-                            cluster.dir() + "/sim.log");
-  auto r = run_with_input(sluice_binary() + " provider add sim --host 127.0.0.1 --port " + std::to_string(sim_port) +
-                              " --system-id sluice --password-stdin --binds 2 --window 50 --mps 3000 --pg '" +
-                              cluster.dsn() + "'",
-                          "simpw\n");
+  auto sim = Process::start(
+      {std::string(SLUICE_BINARY_DIR) + "/simulators/smsc-sim", "--listen",
+       "127.0.0.1:" + std::to_string(sim_port), "--http", "127.0.0.1:" + std::to_string(sim_http),
+       "--system-id", "sluice", "--password", "simpw", "--dlr-delay", "100", "--log-level", "warn"},
+      cluster.dir() + "/sim.log");
+  auto r = run_with_input(
+      sluice_binary() + " provider add sim --host 127.0.0.1 --port " + std::to_string(sim_port) +
+          " --system-id sluice --password-stdin --binds 2 --window 50 --mps 3000 --pg '" +
+          cluster.dsn() + "'",
+      "simpw\n");
   ASSERT_EQ(r.status, 0) << r.output;
-  cluster.sql("INSERT INTO sluice.routes (prefix, provider_id) SELECT '', id FROM sluice.providers WHERE name = 'sim'");
+  cluster.sql(
+      "INSERT INTO sluice.routes (prefix, provider_id) SELECT '', id FROM sluice.providers WHERE "
+      "name = 'sim'");
   cluster.create_provider_topics({"sim"});
 
   std::map<std::string, TestCluster::Stage> stages;
@@ -35,11 +40,12 @@ TEST(StageKilledUnderLoad, EachStageKilledInTurnLosesNoMessageAndNoDlr) {
     stages[s] = cluster.start(s, std::string(s) + "-1");
   int rounds = long_run ? 3 : 1;
   int count = long_run ? 20000 : 4000;
-  auto load = Process::start({std::string(SLUICE_BINARY_DIR) + "/simulators/esme-load", "--port",
-                              std::to_string(stages["gateway"].smpp), "--system-id", "acme", "--password", "s3cret",
-                              "--binds", "2", "--count", std::to_string(count), "--rate", "400", "--mix",
-                              "gsm7=80,multipart=20", "--dlr-timeout", "150", "--json"},
-                             cluster.dir() + "/load.json");
+  auto load =
+      Process::start({std::string(SLUICE_BINARY_DIR) + "/simulators/esme-load", "--port",
+                      std::to_string(stages["gateway"].smpp), "--system-id", "acme", "--password",
+                      "s3cret", "--binds", "2", "--count", std::to_string(count), "--rate", "400",
+                      "--mix", "gsm7=80,multipart=20", "--dlr-timeout", "150", "--json"},
+                     cluster.dir() + "/load.json");
   std::vector<double> recovery;
   for (int round = 0; round < rounds; ++round) {
     for (const char* s : {"assembler", "router", "sender", "dlr"}) {
@@ -48,7 +54,8 @@ TEST(StageKilledUnderLoad, EachStageKilledInTurnLosesNoMessageAndNoDlr) {
       stages[s].proc->stop(SIGKILL);
       auto t0 = std::chrono::steady_clock::now();
       stages[s] = cluster.start(s, std::string(s) + "-1");
-      recovery.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+      recovery.push_back(
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
     }
   }
   ASSERT_EQ(load->wait(std::chrono::seconds(400)), 0) << load->log();
@@ -62,13 +69,15 @@ TEST(StageKilledUnderLoad, EachStageKilledInTurnLosesNoMessageAndNoDlr) {
   for (double d : recovery) worst = std::max(worst, d);
   std::cout << "[ figure ] kills=" << recovery.size() << " submits=" << j["submits"]
             << " acknowledged=" << j["acknowledged"] << " dlr_matched=" << j["dlr"]["matched"]
-            << " dlr_missing=" << j["dlr"]["missing"] << " dlr_duplicated=" << j["dlr"]["duplicated"]
+            << " dlr_missing=" << j["dlr"]["missing"]
+            << " dlr_duplicated=" << j["dlr"]["duplicated"]
             << " provider_duplicates=" << sj.value("/submits/duplicates"_json_pointer, -1)
             << " worst_restart_to_ready_s=" << worst << "\n";
   EXPECT_EQ(j["acknowledged"], j["submits"]);
   EXPECT_EQ(j["dlr"]["missing"], 0) << "a DLR was lost";
   EXPECT_EQ(j["dlr"]["matched"], j["dlr"]["expected"]);
-  for (auto& [name, st] : stages) EXPECT_EQ(st.proc->stop(SIGTERM), 0) << name << ": " << st.proc->log();
+  for (auto& [name, st] : stages)
+    EXPECT_EQ(st.proc->stop(SIGTERM), 0) << name << ": " << st.proc->log();
 }
 
 }  // namespace

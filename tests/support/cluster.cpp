@@ -55,8 +55,10 @@ TestCluster::~TestCluster() {
   }
 }
 
-void TestCluster::add_customer(const std::string& system_id, const std::string& password, const std::string& flags) {
-  auto r = run_with_input(sluice_binary() + " customer add " + system_id + " --password-stdin --pg '" + dsn_ + "' " + flags,
+void TestCluster::add_customer(const std::string& system_id, const std::string& password,
+                               const std::string& flags) {
+  auto r = run_with_input(sluice_binary() + " customer add " + system_id +
+                              " --password-stdin --pg '" + dsn_ + "' " + flags,
                           password + "\n");
   ASSERT_EQ(r.status, 0) << r.output;
 }
@@ -71,7 +73,8 @@ void TestCluster::sql(const std::string& statement) {
 void TestCluster::create_provider_topics(const std::vector<std::string>& names) {
   std::string list;
   for (const auto& n : names) list += (list.empty() ? "" : ",") + n;
-  auto r = run(sluice_binary() + " topics --create --kafka " + kafka_ + " --topic-prefix " + prefix_ + " --provider " + list);
+  auto r = run(sluice_binary() + " topics --create --kafka " + kafka_ + " --topic-prefix " +
+               prefix_ + " --provider " + list);
   EXPECT_EQ(r.status, 0) << r.output;
 }
 
@@ -80,10 +83,14 @@ TestCluster::Stage TestCluster::start(const std::string& command, const std::str
   Stage s;
   s.http = free_port();
   s.smpp = free_port();
-  std::vector<std::string> argv = {sluice_binary(), command, "--kafka", kafka_, "--pg", dsn_,
-                                   "--topic-prefix", prefix_, "--http", "127.0.0.1:" + std::to_string(s.http),
-                                   "--smpp", "127.0.0.1:" + std::to_string(s.smpp), "--node", node,
-                                   "--state-dir", dir_ + "/state-" + node};
+  std::vector<std::string> argv = {sluice_binary(),  command,
+                                   "--kafka",        kafka_,
+                                   "--pg",           dsn_,
+                                   "--topic-prefix", prefix_,
+                                   "--http",         "127.0.0.1:" + std::to_string(s.http),
+                                   "--smpp",         "127.0.0.1:" + std::to_string(s.smpp),
+                                   "--node",         node,
+                                   "--state-dir",    dir_ + "/state-" + node};
   argv.insert(argv.end(), extra.begin(), extra.end());
   s.proc = Process::start(argv, dir_ + "/" + command + "-" + node + ".log");
   bool ready = wait_http_ok(s.http, "/readyz", std::chrono::seconds(60));

@@ -23,7 +23,8 @@ class TestCluster {
   const std::string& dir() const { return dir_; }
 
   // `sluice customer add` with extra flags; fails the test on error.
-  void add_customer(const std::string& system_id, const std::string& password, const std::string& flags = "");
+  void add_customer(const std::string& system_id, const std::string& password,
+                    const std::string& flags = "");
   // Plain SQL through libpqxx.
   void sql(const std::string& statement);
   // Creates the provider topic(s) too.
@@ -35,7 +36,8 @@ class TestCluster {
     uint16_t smpp = 0;
   };
   // Starts `sluice <command>` with this cluster's settings and waits for /readyz.
-  Stage start(const std::string& command, const std::string& node, const std::vector<std::string>& extra = {});
+  Stage start(const std::string& command, const std::string& node,
+              const std::vector<std::string>& extra = {});
 
  private:
   std::string admin_dsn_, db_, dsn_, prefix_, kafka_, dir_;

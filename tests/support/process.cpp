@@ -21,7 +21,8 @@
 
 namespace sluice::test {
 
-std::unique_ptr<Process> Process::start(const std::vector<std::string>& argv, const std::string& log_path,
+std::unique_ptr<Process> Process::start(const std::vector<std::string>& argv,
+                                        const std::string& log_path,
                                         const std::map<std::string, std::string>& env) {
   auto p = std::unique_ptr<Process>(new Process());
   p->log_path_ = log_path;
@@ -177,6 +178,8 @@ std::string temp_dir(const std::string& stem) {
   return dir.string();
 }
 
-std::string python() { return std::string(SLUICE_SOURCE_DIR) + "/.cache/venv/bin/python"; }
+std::string python() {
+  return std::string(SLUICE_SOURCE_DIR) + "/.cache/venv/bin/python";
+}
 
 }  // namespace sluice::test

@@ -14,7 +14,8 @@ namespace sluice::test {
 class Process {
  public:
   // stdout and stderr go to log_path. Extra environment entries are added.
-  static std::unique_ptr<Process> start(const std::vector<std::string>& argv, const std::string& log_path,
+  static std::unique_ptr<Process> start(const std::vector<std::string>& argv,
+                                        const std::string& log_path,
                                         const std::map<std::string, std::string>& env = {});
   ~Process();
   pid_t pid() const { return pid_; }
