@@ -32,7 +32,9 @@ bool Health::ready(std::string& body) const {
   return all;
 }
 
-void Health::beat() { last_beat_ms_.store(now_ms(), std::memory_order_relaxed); }
+void Health::beat() {
+  last_beat_ms_.store(now_ms(), std::memory_order_relaxed);
+}
 
 bool Health::alive(std::string& body) const {
   int64_t last = last_beat_ms_.load(std::memory_order_relaxed);

@@ -1,5 +1,7 @@
 #include "common/http_server.h"
 
+#include <prometheus/text_serializer.h>
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -7,7 +9,6 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
-#include <prometheus/text_serializer.h>
 
 #include "common/log.h"
 
@@ -103,7 +104,9 @@ void HttpServer::start(const std::string& host, uint16_t port) {
   acceptor_->set_option(tcp::acceptor::reuse_address(true));
   boost::system::error_code ec;
   acceptor_->bind(ep, ec);
-  if (ec) throw std::runtime_error("http: cannot bind " + host + ":" + std::to_string(port) + ": " + ec.message());
+  if (ec)
+    throw std::runtime_error("http: cannot bind " + host + ":" + std::to_string(port) + ": " +
+                             ec.message());
   acceptor_->listen();
   port_ = acceptor_->local_endpoint().port();
   asio::co_spawn(io_, accept_loop(*acceptor_, registry_, health_), asio::detached);
@@ -121,7 +124,8 @@ bool parse_host_port(const std::string& s, std::string& host, uint16_t& port) {
   auto colon = s.rfind(':');
   if (colon == std::string::npos || colon == 0 || colon + 1 >= s.size()) return false;
   host = s.substr(0, colon);
-  if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']')
+    host = host.substr(1, host.size() - 2);
   unsigned long p = 0;
   for (size_t i = colon + 1; i < s.size(); ++i) {
     if (s[i] < '0' || s[i] > '9') return false;

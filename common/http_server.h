@@ -3,10 +3,11 @@
 // process's registry), /livez and /readyz. Served by Boost.Beast on the
 // process's own io_context instead of prometheus-cpp's civetweb Exposer, so
 // that there is one event loop and no extra threads.
+#include <prometheus/registry.h>
+
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <memory>
-#include <prometheus/registry.h>
 #include <string>
 
 #include "common/health.h"

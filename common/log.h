@@ -24,8 +24,14 @@ void write(Level level, std::string_view msg, std::initializer_list<Field> field
 inline void debug(std::string_view msg, std::initializer_list<Field> f = {}) {
   if (enabled(Level::debug)) write(Level::debug, msg, f);
 }
-inline void info(std::string_view msg, std::initializer_list<Field> f = {}) { write(Level::info, msg, f); }
-inline void warn(std::string_view msg, std::initializer_list<Field> f = {}) { write(Level::warn, msg, f); }
-inline void error(std::string_view msg, std::initializer_list<Field> f = {}) { write(Level::error, msg, f); }
+inline void info(std::string_view msg, std::initializer_list<Field> f = {}) {
+  write(Level::info, msg, f);
+}
+inline void warn(std::string_view msg, std::initializer_list<Field> f = {}) {
+  write(Level::warn, msg, f);
+}
+inline void error(std::string_view msg, std::initializer_list<Field> f = {}) {
+  write(Level::error, msg, f);
+}
 
 }  // namespace sluice::log

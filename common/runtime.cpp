@@ -30,9 +30,13 @@ void Runtime::on_drain(std::string name, std::function<asio::awaitable<void>()> 
   drains_.emplace_back(std::move(name), std::move(step));
 }
 
-void Runtime::on_exit(std::function<void()> step) { exits_.push_back(std::move(step)); }
+void Runtime::on_exit(std::function<void()> step) {
+  exits_.push_back(std::move(step));
+}
 
-uint16_t Runtime::http_port() const { return http_ ? http_->port() : 0; }
+uint16_t Runtime::http_port() const {
+  return http_ ? http_->port() : 0;
+}
 
 void Runtime::request_stop() {
   if (stopping_) return;

@@ -2,12 +2,13 @@
 // What every `sluice` process has: one io_context for all network I/O, the
 // metrics registry, health checks served on the HTTP port, and an orderly stop
 // on SIGTERM/SIGINT (stop taking work, drain, commit, exit within a bound).
+#include <prometheus/registry.h>
+
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/io_context.hpp>
 #include <chrono>
 #include <functional>
 #include <memory>
-#include <prometheus/registry.h>
 #include <string>
 #include <vector>
 

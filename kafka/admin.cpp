@@ -41,7 +41,8 @@ struct Handle {
   }
 };
 
-rd_kafka_AdminOptions_t* admin_options(rd_kafka_t* rk, rd_kafka_admin_op_t op, std::chrono::milliseconds t) {
+rd_kafka_AdminOptions_t* admin_options(rd_kafka_t* rk, rd_kafka_admin_op_t op,
+                                       std::chrono::milliseconds t) {
   auto* opts = rd_kafka_AdminOptions_new(rk, op);
   char err[256];
   rd_kafka_AdminOptions_set_request_timeout(opts, static_cast<int>(t.count()), err, sizeof err);
@@ -52,7 +53,8 @@ rd_kafka_AdminOptions_t* admin_options(rd_kafka_t* rk, rd_kafka_admin_op_t op, s
 
 }  // namespace
 
-std::vector<TopicProblem> create_topics(const KafkaOptions& o, const std::vector<schema::TopicSpec>& specs,
+std::vector<TopicProblem> create_topics(const KafkaOptions& o,
+                                        const std::vector<schema::TopicSpec>& specs,
                                         std::chrono::milliseconds timeout) {
   std::vector<TopicProblem> problems;
   if (specs.empty()) return problems;
@@ -73,7 +75,8 @@ std::vector<TopicProblem> create_topics(const KafkaOptions& o, const std::vector
   rd_kafka_CreateTopics(h.rk, nts.data(), nts.size(), opts, h.q);
   rd_kafka_AdminOptions_destroy(opts);
   rd_kafka_NewTopic_destroy_array(nts.data(), nts.size());
-  rd_kafka_event_t* ev = h.wait(RD_KAFKA_EVENT_CREATETOPICS_RESULT, timeout + std::chrono::seconds(5));
+  rd_kafka_event_t* ev =
+      h.wait(RD_KAFKA_EVENT_CREATETOPICS_RESULT, timeout + std::chrono::seconds(5));
   if (!ev) {
     problems.push_back({"*", "timed out waiting for CreateTopics"});
     return problems;
@@ -82,20 +85,23 @@ std::vector<TopicProblem> create_topics(const KafkaOptions& o, const std::vector
     problems.push_back({"*", rd_kafka_event_error_string(ev)});
   } else {
     size_t n = 0;
-    const auto* res = rd_kafka_CreateTopics_result_topics(rd_kafka_event_CreateTopics_result(ev), &n);
+    const auto* res =
+        rd_kafka_CreateTopics_result_topics(rd_kafka_event_CreateTopics_result(ev), &n);
     for (size_t i = 0; i < n; ++i) {
       auto e = rd_kafka_topic_result_error(res[i]);
       if (e && e != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS)
-        problems.push_back({rd_kafka_topic_result_name(res[i]),
-                            rd_kafka_topic_result_error_string(res[i]) ? rd_kafka_topic_result_error_string(res[i])
-                                                                       : rd_kafka_err2str(e)});
+        problems.push_back(
+            {rd_kafka_topic_result_name(res[i]), rd_kafka_topic_result_error_string(res[i])
+                                                     ? rd_kafka_topic_result_error_string(res[i])
+                                                     : rd_kafka_err2str(e)});
     }
   }
   rd_kafka_event_destroy(ev);
   return problems;
 }
 
-std::vector<TopicProblem> check_topics(const KafkaOptions& o, const std::vector<schema::TopicSpec>& specs,
+std::vector<TopicProblem> check_topics(const KafkaOptions& o,
+                                       const std::vector<schema::TopicSpec>& specs,
                                        std::chrono::milliseconds timeout) {
   std::vector<TopicProblem> problems;
   Handle h(o);
@@ -125,18 +131,21 @@ std::vector<TopicProblem> check_topics(const KafkaOptions& o, const std::vector<
   if (present.empty()) return problems;
 
   std::vector<rd_kafka_ConfigResource_t*> resources;
-  for (const auto* s : present) resources.push_back(rd_kafka_ConfigResource_new(RD_KAFKA_RESOURCE_TOPIC, s->name.c_str()));
+  for (const auto* s : present)
+    resources.push_back(rd_kafka_ConfigResource_new(RD_KAFKA_RESOURCE_TOPIC, s->name.c_str()));
   auto* opts = admin_options(h.rk, RD_KAFKA_ADMIN_OP_DESCRIBECONFIGS, timeout);
   rd_kafka_DescribeConfigs(h.rk, resources.data(), resources.size(), opts, h.q);
   rd_kafka_AdminOptions_destroy(opts);
   rd_kafka_ConfigResource_destroy_array(resources.data(), resources.size());
-  rd_kafka_event_t* ev = h.wait(RD_KAFKA_EVENT_DESCRIBECONFIGS_RESULT, timeout + std::chrono::seconds(5));
+  rd_kafka_event_t* ev =
+      h.wait(RD_KAFKA_EVENT_DESCRIBECONFIGS_RESULT, timeout + std::chrono::seconds(5));
   if (!ev) {
     problems.push_back({"*", "timed out waiting for DescribeConfigs"});
     return problems;
   }
   size_t n = 0;
-  const auto* res = rd_kafka_DescribeConfigs_result_resources(rd_kafka_event_DescribeConfigs_result(ev), &n);
+  const auto* res =
+      rd_kafka_DescribeConfigs_result_resources(rd_kafka_event_DescribeConfigs_result(ev), &n);
   std::map<std::string, const schema::TopicSpec*> by_name;
   for (const auto* s : present) by_name[s->name] = s;
   for (size_t i = 0; i < n; ++i) {
@@ -150,16 +159,19 @@ std::vector<TopicProblem> check_topics(const KafkaOptions& o, const std::vector<
       const char* v = rd_kafka_ConfigEntry_value(entries[j]);
       std::string value = v ? v : "";
       if (key == "cleanup.policy" && value != spec->cleanup_policy)
-        problems.push_back({name, "cleanup.policy is " + value + ", wants " + spec->cleanup_policy});
+        problems.push_back(
+            {name, "cleanup.policy is " + value + ", wants " + spec->cleanup_policy});
       if (key == "retention.ms" && value != std::to_string(spec->retention_ms))
-        problems.push_back({name, "retention.ms is " + value + ", wants " + std::to_string(spec->retention_ms)});
+        problems.push_back(
+            {name, "retention.ms is " + value + ", wants " + std::to_string(spec->retention_ms)});
     }
   }
   rd_kafka_event_destroy(ev);
   return problems;
 }
 
-std::vector<TopicProblem> delete_topics(const KafkaOptions& o, const std::vector<std::string>& names,
+std::vector<TopicProblem> delete_topics(const KafkaOptions& o,
+                                        const std::vector<std::string>& names,
                                         std::chrono::milliseconds timeout) {
   std::vector<TopicProblem> problems;
   if (names.empty()) return problems;
@@ -170,7 +182,8 @@ std::vector<TopicProblem> delete_topics(const KafkaOptions& o, const std::vector
   rd_kafka_DeleteTopics(h.rk, dts.data(), dts.size(), opts, h.q);
   rd_kafka_AdminOptions_destroy(opts);
   rd_kafka_DeleteTopic_destroy_array(dts.data(), dts.size());
-  rd_kafka_event_t* ev = h.wait(RD_KAFKA_EVENT_DELETETOPICS_RESULT, timeout + std::chrono::seconds(5));
+  rd_kafka_event_t* ev =
+      h.wait(RD_KAFKA_EVENT_DELETETOPICS_RESULT, timeout + std::chrono::seconds(5));
   if (!ev) {
     problems.push_back({"*", "timed out waiting for DeleteTopics"});
     return problems;
@@ -208,7 +221,9 @@ MockCluster::~MockCluster() {
   if (impl_->rk) rd_kafka_destroy(impl_->rk);
 }
 
-std::string MockCluster::bootstrap() const { return rd_kafka_mock_cluster_bootstraps(impl_->mc); }
+std::string MockCluster::bootstrap() const {
+  return rd_kafka_mock_cluster_bootstraps(impl_->mc);
+}
 
 void MockCluster::create_topic(const std::string& name, int partitions) {
   rd_kafka_mock_topic_create(impl_->mc, name.c_str(), partitions, 1);

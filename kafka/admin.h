@@ -17,14 +17,17 @@ struct TopicProblem {
 };
 
 // Creates what is missing; existing topics are left alone. Returns failures.
-std::vector<TopicProblem> create_topics(const KafkaOptions& o, const std::vector<schema::TopicSpec>& specs,
-                                        std::chrono::milliseconds timeout = std::chrono::seconds(30));
+std::vector<TopicProblem> create_topics(
+    const KafkaOptions& o, const std::vector<schema::TopicSpec>& specs,
+    std::chrono::milliseconds timeout = std::chrono::seconds(30));
 // Missing topics, too few partitions, a different cleanup.policy or retention.ms.
-std::vector<TopicProblem> check_topics(const KafkaOptions& o, const std::vector<schema::TopicSpec>& specs,
-                                       std::chrono::milliseconds timeout = std::chrono::seconds(15));
+std::vector<TopicProblem> check_topics(
+    const KafkaOptions& o, const std::vector<schema::TopicSpec>& specs,
+    std::chrono::milliseconds timeout = std::chrono::seconds(15));
 // Deletes topics (tests only).
-std::vector<TopicProblem> delete_topics(const KafkaOptions& o, const std::vector<std::string>& names,
-                                        std::chrono::milliseconds timeout = std::chrono::seconds(30));
+std::vector<TopicProblem> delete_topics(
+    const KafkaOptions& o, const std::vector<std::string>& names,
+    std::chrono::milliseconds timeout = std::chrono::seconds(30));
 
 // librdkafka's in-process mock cluster: for the quick-run default and for unit
 // tests of fault paths it can inject. Nothing persists; it dies with the process.

@@ -69,7 +69,8 @@ class Consumer {
   rd_kafka_t* handle() { return rk_; }
 
  private:
-  static void on_rebalance(rd_kafka_t*, rd_kafka_resp_err_t, rd_kafka_topic_partition_list_t*, void*);
+  static void on_rebalance(rd_kafka_t*, rd_kafka_resp_err_t, rd_kafka_topic_partition_list_t*,
+                           void*);
   KafkaOptions kopts_;
   ConsumerOptions copts_;
   rd_kafka_t* rk_ = nullptr;

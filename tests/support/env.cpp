@@ -13,15 +13,21 @@ namespace {
 std::string required(const char* name) {
   const char* v = std::getenv(name);
   if (!v || !*v) {
-    ADD_FAILURE() << name << " is not set: run the tests through scripts/test, which starts the real services";
+    ADD_FAILURE()
+        << name
+        << " is not set: run the tests through scripts/test, which starts the real services";
     return "127.0.0.1:1";
   }
   return v;
 }
 }  // namespace
 
-std::string kafka_bootstrap() { return required("SLUICE_TEST_KAFKA"); }
-std::string pg_dsn() { return required("SLUICE_TEST_PG_DSN"); }
+std::string kafka_bootstrap() {
+  return required("SLUICE_TEST_KAFKA");
+}
+std::string pg_dsn() {
+  return required("SLUICE_TEST_PG_DSN");
+}
 
 std::string unique_name(const std::string& stem) {
   static std::atomic<int> counter{0};
@@ -31,6 +37,8 @@ std::string unique_name(const std::string& stem) {
          std::to_string(rd() % 100000) + "_" + std::to_string(counter++);
 }
 
-std::string sluice_binary() { return std::string(SLUICE_BINARY_DIR) + "/app/sluice"; }
+std::string sluice_binary() {
+  return std::string(SLUICE_BINARY_DIR) + "/app/sluice";
+}
 
 }  // namespace sluice::test
