@@ -144,7 +144,7 @@ int run_topics(const std::vector<std::string>& argv) {
 
 int run_stage_command(const std::string& cmd, const std::vector<std::string>& argv) {
   Args args({"kafka", "pg", "http", "topic-prefix", "state-dir", "node", "log-level", "smpp",
-             "smpp-tls", "tls-cert", "tls-key", "provider", "demo-password"},
+             "smpp-tls", "tls-cert", "tls-key", "status-entries", "provider", "demo-password"},
             {"log-json", "help", "demo"});
   std::string usage =
       "usage: sluice " + cmd + " [flags]\n\n" + kStageFlags + sluice::app::stage_flags_help(cmd);
@@ -180,6 +180,13 @@ int run_stage_command(const std::string& cmd, const std::vector<std::string>& ar
   s.smpp_tls_listen = args.value_or("smpp-tls", "127.0.0.1:3550");
   s.tls_cert = args.value_or("tls-cert", "");
   s.tls_key = args.value_or("tls-key", "");
+  if (auto n = args.value("status-entries")) {
+    char* end = nullptr;
+    long long v = std::strtoll(n->c_str(), &end, 10);
+    if (!end || *end || v < 1000 || v > 100'000'000)
+      return usage_error("--status-entries wants a number from 1000 to 100000000", usage.c_str());
+    s.status_entries = static_cast<size_t>(v);
+  }
   return sluice::app::run_stages(s);
 }
 

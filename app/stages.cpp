@@ -13,11 +13,14 @@
 #include "dlr/dlr_stage.h"
 #include "gateway/gateway.h"
 #include "gateway/return_path.h"
+#include "gateway/status_view.h"
 #include "kafka/admin.h"
+#include "kafka/control_book.h"
 #include "kafka/producer.h"
 #include "routing/assembler.h"
 #include "routing/router.h"
 #include "routing/scheduler.h"
+#include "schema/status.h"
 #include "schema/topics.h"
 #include "throttle/sender_stage.h"
 
@@ -42,6 +45,8 @@ std::string stage_flags_help(const std::string& command) {
   --smpp-tls HOST:PORT SMPP over TLS listener, when --tls-cert is given [127.0.0.1:3550]
   --tls-cert FILE      PEM certificate chain for the TLS listener
   --tls-key FILE       PEM private key for the TLS listener
+  --status-entries N   messages whose state this node keeps for query_sm,
+                       cancel_sm and replace_sm (about 100 bytes each)  [1000000]
 )";
   }
   return h;
@@ -152,6 +157,11 @@ int run_stages(const StageSettings& s) {
     return_path =
         std::make_unique<gateway::ReturnPath>(rt.io(), *gw, ko, producer, rpo, *rt.registry());
     return_path->start();
+    // query_sm, cancel_sm and replace_sm: this node's view of sms.status.
+    auto view = std::make_shared<gateway::StatusView>(s.status_entries);
+    view->start(ko, s.topic_prefix, s.node);
+    gw->set_status_view(view);
+    rt.on_exit([view] { view->stop(); });
     auto* rp = return_path.get();
     // Deliveries first, while sessions can still answer; then the sessions.
     rt.on_drain("return-path", [rp] { return rp->drain(); });
@@ -159,11 +169,24 @@ int run_stages(const StageSettings& s) {
     rt.on_exit([rp] { rp->stop(); });
   }
 
+  // Customers' cancel_sm / replace_sm, for the stages that hold messages.
+  std::shared_ptr<kafka::ControlBook> controls;
+  if (runs(s, "sender") || runs(s, "scheduler")) {
+    controls = std::make_shared<kafka::ControlBook>();
+    controls->start(ko, s.topic_prefix, "sluice-control-reader-" + s.node);
+    // A cancel recorded before this process started must be known before a
+    // message moves; the topic is small.
+    if (!controls->wait_caught_up(std::chrono::seconds(10)))
+      log::warn("sms.control not read to its end yet; cancels may come late");
+    rt.on_exit([controls] { controls->stop(); });
+  }
+
   std::unique_ptr<throttle::SenderStage> sender;
   if (runs(s, "sender")) {
     throttle::SenderOptions so2;
     so2.topic_prefix = s.topic_prefix;
     so2.node = s.node;
+    so2.controls = controls;
     if (mock) {
       auto* m = mock.get();
       so2.create_topic = [m](const schema::TopicSpec& t) { m->create_topic(t.name, t.partitions); };
@@ -201,6 +224,14 @@ int run_stages(const StageSettings& s) {
     routing::SchedulerOptions sco;
     sco.topic_prefix = s.topic_prefix;
     sco.node = s.node;
+    sco.is_cancelled = [controls](const records::v1::Message& m) {
+      auto c = controls->find(schema::visible_id(m));
+      return c && c->kind() == records::v1::Control::CANCEL;
+    };
+    sco.replace = [controls](records::v1::Message& m) {
+      auto c = controls->find(schema::visible_id(m));
+      return c && schema::apply_replacement(*c, m);
+    };
     scheduler =
         std::make_unique<routing::SchedulerStage>(ko, producer, config, sco, *rt.registry());
     scheduler->start();

@@ -1,6 +1,7 @@
 #pragma once
 // Wiring of the stages into one process: which stages a subcommand runs and
 // the settings they share.
+#include <cstddef>
 #include <string>
 
 namespace sluice::app {
@@ -17,6 +18,7 @@ struct StageSettings {
   std::string smpp_tls_listen;
   std::string tls_cert;
   std::string tls_key;
+  size_t status_entries = 1'000'000;  // messages whose state a gateway node remembers
 };
 
 bool is_stage(const std::string& command);

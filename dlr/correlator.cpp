@@ -300,6 +300,20 @@ Output DlrCorrelator::on_sent(int32_t partition, std::string_view key, const rec
         "DLR's",
         {{"key", jkey}, {"provider_message_id", sent.provider_message_id()}});
 
+  if (opts_.publish_status && primary && !sent.id().empty()) {
+    // With the provider now: too late for cancel_sm, and query_sm says so.
+    rec::Status st;
+    st.set_schema_version(1);
+    st.set_id(sent.id());
+    st.set_message_state(schema::kStateEnroute);
+    st.set_updated_at_ms(sent.sent_at_ms() > 0 ? sent.sent_at_ms() : now);
+    st.set_where("sent");
+    st.set_customer_id(sent.customer_id());
+    st.set_source_addr(sent.source().addr());
+    st.set_dest_addr(sent.dest().addr());
+    out.statuses.push_back(std::move(st));
+  }
+
   // Once a provider's habit is known, the copy that can never be matched is
   // not kept: it would only cost memory and risk a wrong match.
   auto conv = convention(sent.provider_id());
@@ -495,6 +509,7 @@ void DlrCorrelator::finish(const rec::Sent& sent, const Outcome& o, Output& out)
     st.set_updated_at_ms(o.done_at);
     st.set_where("final");
     st.set_customer_id(sent.customer_id());
+    st.set_final_at_ms(o.done_at);
     out.statuses.push_back(std::move(st));
   }
   if (whole) {

@@ -66,6 +66,8 @@ Gateway::Gateway(asio::io_context& io, GatewayOptions opts,
       config_(std::move(config)),
       auth_pool_(static_cast<size_t>(std::max(1, opts_.auth_threads))),
       submit_topic_(schema::topic_name(opts_.topic_prefix, "sms.submit")),
+      control_topic_(schema::topic_name(opts_.topic_prefix, "sms.control")),
+      status_topic_(schema::topic_name(opts_.topic_prefix, "sms.status")),
       pdus_(prometheus::BuildCounter()
                 .Name("sluice_gateway_pdus_total")
                 .Help("PDUs from customers by command and the command_status we answered")

@@ -27,6 +27,7 @@
 #include "config/config.h"
 #include "config/password.h"
 #include "gateway/message_id.h"
+#include "gateway/status_view.h"
 #include "kafka/producer.h"
 #include "smpp/pdu.h"
 
@@ -97,6 +98,12 @@ class Gateway {
   std::shared_ptr<const config::Snapshot> snapshot() const { return config_->current(); }
   MessageIdGenerator& ids() { return ids_; }
   const std::string& submit_topic() const { return submit_topic_; }
+  const std::string& control_topic() const { return control_topic_; }
+  const std::string& status_topic() const { return status_topic_; }
+  // Message states for query_sm, cancel_sm and replace_sm; without one they
+  // are refused (ESME_RQUERYFAIL, ESME_RCANCELFAIL, ESME_RREPLACEFAIL).
+  void set_status_view(std::shared_ptr<StatusView> v) { status_view_ = std::move(v); }
+  StatusView* status_view() const { return status_view_.get(); }
   boost::asio::io_context& io() { return io_; }
   bool draining() const { return draining_; }
 
@@ -126,7 +133,8 @@ class Gateway {
   };
   std::unordered_map<std::string, std::shared_ptr<AuthFlight>> auth_in_flight_;
   MessageIdGenerator ids_;
-  std::string submit_topic_;
+  std::string submit_topic_, control_topic_, status_topic_;
+  std::shared_ptr<StatusView> status_view_;
   std::unique_ptr<boost::asio::ip::tcp::acceptor> acceptor_, tls_acceptor_;
   std::unique_ptr<boost::asio::ssl::context> tls_ctx_;
   bool listening_ = false, draining_ = false;

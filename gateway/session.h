@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "common/log.h"
+#include "gateway/control.h"
 #include "gateway/gateway.h"
 #include "gateway/ingress.h"
 #include "smpp/frame.h"
@@ -360,16 +361,13 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
           on_submit_multi(header, std::get<smpp::SubmitMulti>(pdu.body));
           break;
         case smpp::CommandId::QuerySm:
-          if (!require_transmit(header)) break;
-          reply(header, smpp::QuerySmResp{}, smpp::status::ESME_RQUERYFAIL);
+          on_query(header, std::get<smpp::QuerySm>(pdu.body));
           break;
         case smpp::CommandId::CancelSm:
-          if (!require_transmit(header)) break;
-          reply(header, smpp::CancelSmResp{}, smpp::status::ESME_RCANCELFAIL);
+          co_await on_cancel(header, std::get<smpp::CancelSm>(pdu.body));
           break;
         case smpp::CommandId::ReplaceSm:
-          if (!require_transmit(header)) break;
-          reply(header, smpp::ReplaceSmResp{}, smpp::status::ESME_RREPLACEFAIL);
+          co_await on_replace(header, std::get<smpp::ReplaceSm>(pdu.body));
           break;
         case smpp::CommandId::DeliverSmResp:
           on_deliver_resp(header);
@@ -493,6 +491,110 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
   const config::Customer* current_customer(std::shared_ptr<const config::Snapshot>& snap) {
     snap = gw_.snapshot();
     return customer_id_ ? snap->customer_by_id(*customer_id_) : nullptr;
+  }
+
+  // ---- query_sm, cancel_sm, replace_sm (see gateway/control.h) ----
+  // They are rare next to submits: the reader waits for their Kafka writes
+  // rather than pipelining them.
+
+  void on_query(const smpp::Header& h, const smpp::QuerySm& q) {
+    if (!require_transmit(h)) return;
+    std::shared_ptr<const config::Snapshot> snap;
+    const config::Customer* c = current_customer(snap);
+    StatusView* view = gw_.status_view();
+    if (!c || !view) {
+      reply(h, smpp::QuerySmResp{}, smpp::status::ESME_RQUERYFAIL);
+      return;
+    }
+    uint32_t status = smpp::status::ESME_ROK;
+    auto resp = answer_query(q, c->id, view->find(q.message_id), status);
+    reply(h, std::move(resp), status);
+  }
+
+  asio::awaitable<void> on_cancel(const smpp::Header& h, const smpp::CancelSm& cs) {
+    if (!require_transmit(h)) co_return;
+    std::shared_ptr<const config::Snapshot> snap;
+    const config::Customer* c = current_customer(snap);
+    StatusView* view = gw_.status_view();
+    if (!c || !view || draining_) {
+      reply(h, smpp::CancelSmResp{}, smpp::status::ESME_RCANCELFAIL);
+      co_return;
+    }
+    std::vector<std::string> ids;
+    if (!cs.message_id.empty()) {
+      if (check_waiting(view->find(cs.message_id), c->id, cs.source,
+                        smpp::status::ESME_RCANCELFAIL) == smpp::status::ESME_ROK)
+        ids.push_back(cs.message_id);
+    } else if (!cs.source.addr.empty()) {
+      // Every waiting message from this source (to this destination, if given).
+      ids = view->waiting(c->id, cs.source.addr, cs.dest.addr);
+    }
+    if (ids.empty()) {
+      reply(h, smpp::CancelSmResp{}, smpp::status::ESME_RCANCELFAIL);
+      co_return;
+    }
+    int64_t now = wall_now_ms();
+    for (const auto& id : ids) {
+      // The control first: a "cancelled" state without it would be a lie.
+      kafka::Record control{
+          gw_.control_topic(), id, cancel_control(id, c->id, now).SerializeAsString(), {}};
+      auto written = co_await gw_.producer().async_produce(std::move(control), asio::use_awaitable);
+      if (!durable(written)) {
+        reply(h, smpp::CancelSmResp{}, smpp::status::ESME_RSYSERR);
+        co_return;
+      }
+      auto st = cancelled_status(id, c->id, cs.source, now);
+      view->apply(st);
+      kafka::Record state{gw_.status_topic(), id, st.SerializeAsString(), {}};
+      // The cancel is durable already; a lost state record only delays what
+      // query_sm on other nodes says.
+      auto stated = co_await gw_.producer().async_produce(std::move(state), asio::use_awaitable);
+      durable(stated);
+    }
+    log::info("cancel_sm recorded",
+              {{"system_id", c->system_id}, {"messages", std::to_string(ids.size())}});
+    reply(h, smpp::CancelSmResp{});
+  }
+
+  asio::awaitable<void> on_replace(const smpp::Header& h, const smpp::ReplaceSm& rs) {
+    if (!require_transmit(h)) co_return;
+    std::shared_ptr<const config::Snapshot> snap;
+    const config::Customer* c = current_customer(snap);
+    StatusView* view = gw_.status_view();
+    if (!c || !view || draining_) {
+      reply(h, smpp::ReplaceSmResp{}, smpp::status::ESME_RREPLACEFAIL);
+      co_return;
+    }
+    if (uint32_t s = check_waiting(view->find(rs.message_id), c->id, rs.source,
+                                   smpp::status::ESME_RREPLACEFAIL)) {
+      reply(h, smpp::ReplaceSmResp{}, s);
+      co_return;
+    }
+    records::v1::Control ctl;
+    if (uint32_t s = replace_control(rs, c->id, std::chrono::system_clock::now(), ctl)) {
+      reply(h, smpp::ReplaceSmResp{}, s);
+      co_return;
+    }
+    kafka::Record control{gw_.control_topic(), rs.message_id, ctl.SerializeAsString(), {}};
+    auto written = co_await gw_.producer().async_produce(std::move(control), asio::use_awaitable);
+    if (!durable(written)) {
+      reply(h, smpp::ReplaceSmResp{}, smpp::status::ESME_RSYSERR);
+      co_return;
+    }
+    reply(h, smpp::ReplaceSmResp{});
+  }
+
+  // Not a coroutine of its own: gcc 12 mishandles a coroutine's by-value
+  // parameter built from a temporary (a double free under ASan).
+  bool durable(const kafka::DeliveryResult& r) {
+    if (!r.ok()) gw_.count_produce_error(rd_kafka_err2name(r.err));
+    return r.ok();
+  }
+
+  static int64_t wall_now_ms() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
   }
 
   // Common path of submit_sm and data_sm: checks, then one record to Kafka,

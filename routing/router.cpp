@@ -6,6 +6,7 @@
 #include "routing/group_assembler.h"
 #include "routing/hash.h"
 #include "schema/receipts.h"
+#include "schema/status.h"
 #include "schema/topics.h"
 
 namespace sluice::routing {
@@ -171,6 +172,25 @@ std::vector<kafka::Record> Router::records_for(const Decision& d, records::v1::M
             {deliver_topic_, schema::customer_key(m.customer_id()), r->SerializeAsString(), {}});
       break;
   }
+  if (!status_topic_.empty()) {
+    // query_sm and cancel_sm see where the message is (schema/status.h).
+    records::v1::Status st;
+    switch (d.kind) {
+      case Decision::Kind::route:
+        st = schema::status_of(m, "queued", schema::kStateEnroute, now);
+        break;
+      case Decision::Kind::delay:
+        st = schema::status_of(m, "scheduled", schema::kStateEnroute, now);
+        break;
+      case Decision::Kind::expired:
+        st = schema::status_of(m, "final", schema::kStateExpired, now);
+        break;
+      case Decision::Kind::no_route:
+        st = schema::status_of(m, "final", schema::kStateUndeliverable, now);
+        break;
+    }
+    out.push_back({status_topic_, st.id(), st.SerializeAsString(), {}});
+  }
   return out;
 }
 
@@ -209,6 +229,8 @@ RouterStage::RouterStage(kafka::KafkaOptions kopts, std::shared_ptr<kafka::Produ
         kopts, schema::topic_name(opts_.topic_prefix, "sms.provider-health"),
         opts_.topic_prefix + "sluice-router-health-" + (opts_.node.empty() ? "node" : opts_.node) +
             "-" + random_suffix());
+  if (opts_.publish_status)
+    router_.set_status_topic(schema::topic_name(opts_.topic_prefix, "sms.status"));
   loop_.set_tick([this] { return tick(); });
 }
 

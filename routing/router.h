@@ -52,6 +52,8 @@ struct RouterOptions {
   // A message due within this is routed at once rather than delayed.
   std::chrono::milliseconds due_slack{100};
   size_t group_memory = 20000;
+  // Write each message's state to <prefix>sms.status for query_sm/cancel_sm.
+  bool publish_status = true;
 };
 
 struct Decision {
@@ -79,6 +81,8 @@ class Router {
                                          int64_t now_ms) const;
 
   const DelayTiers& tiers() const { return tiers_; }
+  // Also write each message's state to this topic (sms.status); empty: don't.
+  void set_status_topic(std::string topic) { status_topic_ = std::move(topic); }
 
  private:
   Decision fresh(const records::v1::Message& m, bool released, const RouteTable& table,
@@ -95,7 +99,7 @@ class Router {
   void remember(const std::string& key, const Decision& d, uint32_t total, int64_t now_ms);
   std::optional<Decision> recall(const std::string& key, const RouteTable& table, int64_t now_ms);
 
-  std::string prefix_, accepted_topic_, deliver_topic_;
+  std::string prefix_, accepted_topic_, deliver_topic_, status_topic_;
   DelayTiers tiers_;
   std::chrono::milliseconds due_slack_;
   size_t group_memory_;

@@ -1,5 +1,7 @@
 #include "routing/scheduler.h"
 
+#include <optional>
+
 #include "common/log.h"
 #include "routing/receipt_codes.h"
 #include "routing/record_util.h"
@@ -183,6 +185,7 @@ void SchedulerStage::forward(Held h, int64_t now) {
   const rd_kafka_message_t* m = h.msg.get();
   std::string key(kafka::key_of(m));
   auto value = kafka::value_of(m);
+  std::optional<std::string> replaced;
   if (h.dest == accepted_topic_) {
     records::v1::Message msg;
     if (msg.ParseFromArray(value.data(), static_cast<int>(value.size()))) {
@@ -190,6 +193,10 @@ void SchedulerStage::forward(Held h, int64_t now) {
         metrics_.count("cancelled");
         loop_.finish(h.ticket);
         return;
+      }
+      if (opts_.replace && opts_.replace(msg)) {
+        metrics_.count("replaced");
+        replaced = msg.SerializeAsString();
       }
       if (msg.expire_at_ms() > 0 && msg.expire_at_ms() <= now) {
         metrics_.count("expired");
@@ -226,16 +233,20 @@ void SchedulerStage::forward(Held h, int64_t now) {
     if (h.dest == accepted_topic_) headers.emplace_back(kReleasedHeader, std::to_string(now));
     lateness_.Observe(static_cast<double>(std::max<int64_t>(0, now - h.due)) / 1000.0);
     metrics_.count("ok");
-    loop_.emit({kafka::Record{h.dest, std::move(key), std::string(value), std::move(headers)}},
-               {h.ticket});
+    loop_.emit(
+        {kafka::Record{h.dest, std::move(key), replaced ? std::move(*replaced) : std::string(value),
+                       std::move(headers)}},
+        {h.ticket});
     return;
   }
   auto headers = headers_of(m, {kTimeHeader, kTopicHeader});
   headers.emplace_back(kTimeHeader, std::to_string(h.due));
   headers.emplace_back(kTopicHeader, h.dest);
   metrics_.count("delayed");
-  loop_.emit({kafka::Record{*hop, std::move(key), std::string(value), std::move(headers)}},
-             {h.ticket});
+  loop_.emit(
+      {kafka::Record{*hop, std::move(key), replaced ? std::move(*replaced) : std::string(value),
+                     std::move(headers)}},
+      {h.ticket});
 }
 
 void SchedulerStage::release(Held h, int64_t now) {

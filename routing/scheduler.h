@@ -60,6 +60,9 @@ struct SchedulerOptions {
   // Asked on the polling thread before a scheduled SMS moves on (each hop and
   // its release): true drops it (cancel_sm). Keep it quick. Empty: never.
   std::function<bool(const records::v1::Message&)> is_cancelled;
+  // Asked likewise: true when it changed the message (replace_sm); the
+  // changed record goes on in place of the old one.
+  std::function<bool(records::v1::Message&)> replace;
 };
 
 class SchedulerStage {

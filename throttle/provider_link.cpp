@@ -13,6 +13,7 @@
 #include "common/log.h"
 #include "schema/provider_id.h"
 #include "schema/receipts.h"
+#include "schema/status.h"
 #include "schema/topics.h"
 #include "smpp/frame.h"
 #include "smpp/receipt.h"
@@ -107,6 +108,7 @@ ProviderLink::ProviderLink(asio::io_context& io, config::Provider p, SenderEnv e
   events_topic_ = schema::topic_name(env_.topic_prefix, "sms.provider-events");
   mo_topic_ = schema::topic_name(env_.topic_prefix, "sms.mo");
   deliver_topic_ = schema::topic_name(env_.topic_prefix, "sms.deliver");
+  accepted_topic_ = schema::topic_name(env_.topic_prefix, "sms.accepted");
   refresh_limit();
   // Zero-valued series from the start: "no throttling yet" reads as 0.
   metrics_.throttle_events->Add({{"provider", provider_.name}});
@@ -287,6 +289,31 @@ asio::awaitable<void> ProviderLink::dispatcher() {
       fail_internal(std::move(m), schema::kStateExpired, "000",
                     "validity period passed before the provider took it");
       continue;
+    }
+    if (env_.controls) {
+      if (auto c = env_.controls->find(schema::visible_id(head.msg))) {
+        if (c->kind() == records::v1::Control::CANCEL) {
+          OutMessage m = std::move(queue_.front());
+          queue_.pop_front();
+          --queued_;
+          metrics_.submits->Add({{"provider", provider_.name}, {"status", "cancelled"}})
+              .Increment();
+          m.done();
+          continue;
+        }
+        if (schema::apply_replacement(*c, head.msg) && head.msg.schedule_at_ms() > now_ms + 1000) {
+          // Postponed by replace_sm: back to the router, which holds it in a
+          // delay tier until its new time.
+          OutMessage m = std::move(queue_.front());
+          queue_.pop_front();
+          --queued_;
+          m.msg.clear_provider_id();
+          m.msg.clear_provider_name();
+          produce_until_ok({accepted_topic_, m.msg.id(), m.msg.SerializeAsString(), {}},
+                           std::move(m.done));
+          continue;
+        }
+      }
     }
     // Parts of one message go one at a time, so they reach the provider in order.
     const std::string& group = head.msg.concat().group_key();

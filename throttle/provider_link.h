@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "config/config.h"
+#include "kafka/control_book.h"
 #include "kafka/producer.h"
 #include "schema/records.pb.h"
 #include "smpp/pdu.h"
@@ -44,6 +45,8 @@ struct SenderEnv {
   std::string node;
   std::chrono::seconds response_timeout{30};
   int max_attempts = 6;
+  // Customers' cancel_sm / replace_sm, looked up just before a submit.
+  std::shared_ptr<const kafka::ControlBook> controls;
 };
 
 struct ProviderMetrics {
@@ -131,7 +134,7 @@ class ProviderLink : public std::enable_shared_from_this<ProviderLink> {
   bool dispatching_ = true;
   std::map<std::string, int> group_outstanding_;  // multipart groups with a part in flight
   int max_window_seen_ = 0;
-  std::string events_topic_, mo_topic_, deliver_topic_;
+  std::string events_topic_, mo_topic_, deliver_topic_, accepted_topic_;
 };
 
 }  // namespace sluice::throttle

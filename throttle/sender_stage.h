@@ -31,6 +31,8 @@ struct SenderOptions {
   std::chrono::seconds response_timeout{30};
   // Makes a provider's outbound topic; empty: the admin API (a real broker).
   std::function<void(const schema::TopicSpec&)> create_topic;
+  // Customers' cancel_sm / replace_sm (sms.control); null: none are honoured.
+  std::shared_ptr<const kafka::ControlBook> controls;
 };
 
 class SenderStage {

@@ -124,9 +124,15 @@ TEST(Correlator, SentThenReceiptGivesOneReceiptToTheCustomer) {
   EXPECT_EQ(d.done_at_ms(), kT0 + 2000);
   EXPECT_EQ(d.text_head(), "hello world");
   EXPECT_GT(d.expire_at_ms(), h.now);
-  ASSERT_EQ(h.statuses.size(), 1u);
+  // query_sm learns that the message went to the provider, then its end.
+  ASSERT_EQ(h.statuses.size(), 2u);
   EXPECT_EQ(h.statuses[0].id(), "m1");
-  EXPECT_EQ(h.statuses[0].where(), "final");
+  EXPECT_EQ(h.statuses[0].where(), "sent");
+  EXPECT_EQ(h.statuses[0].message_state(), schema::kStateEnroute);
+  EXPECT_EQ(h.statuses[1].id(), "m1");
+  EXPECT_EQ(h.statuses[1].where(), "final");
+  EXPECT_EQ(h.statuses[1].message_state(), schema::kStateDelivered);
+  EXPECT_EQ(h.statuses[1].final_at_ms(), kT0 + 2000);
   EXPECT_EQ(h.value("sluice_dlr_receipts_total", {{"stat", "DELIVRD"}}), 1);
   // The entry stays (done) for done_linger, then leaves memory and the topic.
   EXPECT_EQ(h.log.size(), 1u);
@@ -269,7 +275,7 @@ TEST(Correlator, RegisteredDeliveryAndDlrEnabled) {
   EXPECT_EQ(h.receipts_for("fail-ok").size(), 0u);
   EXPECT_EQ(h.receipts_for("fail-bad").size(), 1u);
   EXPECT_EQ(h.receipts_for("disabled").size(), 0u);
-  EXPECT_EQ(h.statuses.size(), 6u);  // query_sm still learns the state
+  EXPECT_EQ(h.statuses.size(), 12u);  // query_sm still learns "sent" and the end of each
 }
 
 TEST(Correlator, IntermediateOnlyWhenAskedFor) {
