@@ -120,7 +120,11 @@ void ReturnPath::start() {
 
   gw_.set_bind_listener(
       [this](int64_t customer, int receivers) { publish_binds(customer, receivers); });
-  registry_thread_ = std::thread([this] { registry_loop(); });
+  // Every node reads every partition of the bind registry from the start.
+  registry_reader_ = std::make_unique<kafka::TableReader>(
+      kopts_, binds_topic_, opts_.topic_prefix + "sluice-binds-reader-" + node_name_,
+      [this](std::string_view k, std::string_view v) { on_binds_record(k, v); });
+  registry_reader_->start();
 
   kafka::StageLoopOptions shared;
   shared.name = "gateway-deliver";
@@ -162,7 +166,7 @@ void ReturnPath::stop() {
   stop_ = true;
   if (shared_loop_) shared_loop_->stop();
   if (node_loop_) node_loop_->stop();
-  if (registry_thread_.joinable()) registry_thread_.join();
+  if (registry_reader_) registry_reader_->stop();
 }
 
 void ReturnPath::publish_binds(int64_t customer_id, int receivers) {
@@ -190,68 +194,20 @@ void ReturnPath::publish_binds(int64_t customer_id, int receivers) {
   producer_->produce(std::move(r), [](const kafka::DeliveryResult&) {});
 }
 
-void ReturnPath::registry_loop() {
-  // No consumer group: every node reads every partition from the start.
-  rd_kafka_conf_t* conf = rd_kafka_conf_new();
-  kafka::apply_options(conf, kopts_);
-  kafka::set_conf(conf, "group.id", opts_.topic_prefix + "sluice-binds-reader-" + node_name_);
-  kafka::set_conf(conf, "enable.auto.commit", "false");
-  kafka::set_conf(conf, "fetch.error.backoff.ms", "20");
-  char err[512];
-  rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof err);
-  if (!rk) {
-    log::error("bind registry reader", {{"error", err}});
+void ReturnPath::on_binds_record(std::string_view key, std::string_view value) {
+  auto bar = key.find('|');
+  if (bar == std::string_view::npos) return;
+  int64_t customer = std::atoll(std::string(key.substr(0, bar)).c_str());
+  std::string node(key.substr(bar + 1));
+  if (node == node_name_) return;  // our own entries we know first-hand
+  std::lock_guard lock(mu_);
+  if (value.empty()) {
+    registry_[customer].erase(node);
     return;
   }
-  rd_kafka_poll_set_consumer(rk);
-  int partitions = 0;
-  {
-    const rd_kafka_metadata_t* md = nullptr;
-    rd_kafka_topic_t* rkt = rd_kafka_topic_new(rk, binds_topic_.c_str(), nullptr);
-    for (int i = 0; i < 30 && !stop_; ++i) {
-      if (rd_kafka_metadata(rk, 0, rkt, &md, 2000) == RD_KAFKA_RESP_ERR_NO_ERROR &&
-          md->topic_cnt == 1 && md->topics[0].err == RD_KAFKA_RESP_ERR_NO_ERROR) {
-        partitions = md->topics[0].partition_cnt;
-        rd_kafka_metadata_destroy(md);
-        break;
-      }
-      if (md) rd_kafka_metadata_destroy(md);
-      md = nullptr;
-      std::this_thread::sleep_for(std::chrono::milliseconds(500));
-    }
-    rd_kafka_topic_destroy(rkt);
-  }
-  auto* list = rd_kafka_topic_partition_list_new(partitions);
-  for (int p = 0; p < partitions; ++p)
-    rd_kafka_topic_partition_list_add(list, binds_topic_.c_str(), p)->offset =
-        RD_KAFKA_OFFSET_BEGINNING;
-  rd_kafka_assign(rk, list);
-  rd_kafka_topic_partition_list_destroy(list);
-  while (!stop_) {
-    rd_kafka_message_t* m = rd_kafka_consumer_poll(rk, 200);
-    if (!m) continue;
-    if (!m->err) {
-      std::string key = m->key ? std::string(static_cast<const char*>(m->key), m->key_len) : "";
-      auto bar = key.find('|');
-      if (bar != std::string::npos) {
-        int64_t customer = std::atoll(key.substr(0, bar).c_str());
-        std::string node = key.substr(bar + 1);
-        std::lock_guard lock(mu_);
-        if (node != node_name_) {  // our own entries we know first-hand
-          if (m->len == 0) {
-            registry_[customer].erase(node);
-          } else {
-            records::v1::BindCount bc;
-            if (bc.ParseFromArray(m->payload, static_cast<int>(m->len)))
-              registry_[customer][node] = static_cast<int>(bc.receivers());
-          }
-        }
-      }
-    }
-    rd_kafka_message_destroy(m);
-  }
-  rd_kafka_consumer_close(rk);
-  rd_kafka_destroy(rk);
+  records::v1::BindCount bc;
+  if (bc.ParseFromArray(value.data(), static_cast<int>(value.size())))
+    registry_[customer][node] = static_cast<int>(bc.receivers());
 }
 
 std::vector<std::string> ReturnPath::nodes_with_receivers(int64_t customer_id) const {

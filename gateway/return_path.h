@@ -26,6 +26,7 @@
 
 #include "gateway/gateway.h"
 #include "kafka/stage_loop.h"
+#include "kafka/table_reader.h"
 #include "schema/records.pb.h"
 
 namespace sluice::gateway {
@@ -60,7 +61,7 @@ class ReturnPath {
   void release_one(int64_t customer_id);
   void sweep_blocked();
   void publish_binds(int64_t customer_id, int receivers);
-  void registry_loop();
+  void on_binds_record(std::string_view key, std::string_view value);
 
   boost::asio::io_context& io_;
   Gateway& gw_;
@@ -69,7 +70,7 @@ class ReturnPath {
   ReturnPathOptions opts_;
   std::string deliver_topic_, node_topic_, binds_topic_, node_name_;
   std::unique_ptr<kafka::StageLoop> shared_loop_, node_loop_;
-  std::thread registry_thread_;
+  std::unique_ptr<kafka::TableReader> registry_reader_;
   std::atomic<bool> stop_{false};
   mutable std::mutex mu_;
   std::map<int64_t, std::map<std::string, int>> registry_;  // customer -> node -> receivers

@@ -20,23 +20,8 @@ TEST(MessageControl, CancelReplaceAndQueryWorkOnEitherGatewayNode) {
   cluster.add_customer("acme", "s3cret", "--mps 1000 --max-binds 10");
   cluster.add_customer("other", "0ther", "--mps 1000 --max-binds 10");
   uint16_t port = free_port(), http = free_port();
-  auto sim = Process::start(
-      {std::string(SLUICE_BINARY_DIR) + "/simulators/smsc-sim", "--listen",
-       "127.0.0.1:" + std::to_string(port), "--http", "127.0.0.1:" + std::to_string(http),
-       "--system-id", "sluice", "--password", "simpw", "--dlr-delay", "50", "--dlr-mix",
-       "DELIVRD=100", "--log-level", "warn"},
-      cluster.dir() + "/sim.log");
-  auto r = run_with_input(sluice_binary() + " provider add sim --host 127.0.0.1 --port " +
-                              std::to_string(port) +
-                              " --system-id sluice --password-stdin --binds 1 --window 10 --mps "
-                              "100 --pg '" +
-                              cluster.dsn() + "'",
-                          "simpw\n");
-  ASSERT_EQ(r.status, 0) << r.output;
-  cluster.sql(
-      "INSERT INTO sluice.routes (prefix, provider_id) SELECT '', id FROM sluice.providers WHERE "
-      "name = 'sim'");
-  cluster.create_provider_topics({"sim"});
+  auto sim = cluster.start_smsc_sim(port, http, {"--dlr-delay", "50", "--dlr-mix", "DELIVRD=100"});
+  cluster.add_provider("sim", port, "simpw", "--binds 1 --window 10 --mps 100");
   auto n1 = cluster.start("all", "n1");
   auto n2 = cluster.start("gateway", "n2");
 

@@ -12,9 +12,6 @@
 namespace sluice::test {
 namespace {
 
-std::string sim_binary() {
-  return std::string(SLUICE_BINARY_DIR) + "/simulators/smsc-sim";
-}
 std::string load_binary() {
   return std::string(SLUICE_BINARY_DIR) + "/simulators/esme-load";
 }
@@ -25,21 +22,8 @@ struct Pipeline {
   uint16_t sim_port = free_port(), sim_http = free_port();
   Pipeline() {
     cluster.add_customer("acme", "s3cret", "--mps 100000 --max-binds 50");
-    sim =
-        Process::start({sim_binary(), "--listen", "127.0.0.1:" + std::to_string(sim_port), "--http",
-                        "127.0.0.1:" + std::to_string(sim_http), "--system-id", "sluice",
-                        "--password", "simpw", "--dlr-delay", "50", "--log-level", "warn"},
-                       cluster.dir() + "/sim.log");
-    auto r = run_with_input(
-        sluice_binary() + " provider add sim --host 127.0.0.1 --port " + std::to_string(sim_port) +
-            " --system-id sluice --password-stdin --binds 2 --window 50 --mps 5000 --pg '" +
-            cluster.dsn() + "'",
-        "simpw\n");
-    EXPECT_EQ(r.status, 0) << r.output;
-    cluster.sql(
-        "INSERT INTO sluice.routes (prefix, provider_id) SELECT '', id FROM sluice.providers WHERE "
-        "name = 'sim'");
-    cluster.create_provider_topics({"sim"});
+    sim = cluster.start_smsc_sim(sim_port, sim_http, {"--dlr-delay", "50"});
+    cluster.add_provider("sim", sim_port, "simpw", "--binds 2 --window 50 --mps 5000");
   }
 };
 

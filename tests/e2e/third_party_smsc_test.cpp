@@ -19,16 +19,7 @@ TEST(ThirdPartySmsc, SenderDeliversToANodeSmppServerAndItsReceiptsComeBack) {
       Process::start({"node", std::string(SLUICE_SOURCE_DIR) + "/tests/interop/node_smsc.js",
                       std::to_string(port), std::to_string(http), "sluice", "nodepw"},
                      cluster.dir() + "/node-smsc.log");
-  auto r = run_with_input(
-      sluice_binary() + " provider add nodesmsc --host 127.0.0.1 --port " + std::to_string(port) +
-          " --system-id sluice --password-stdin --binds 1 --window 20 --mps 500 --pg '" +
-          cluster.dsn() + "'",
-      "nodepw\n");
-  ASSERT_EQ(r.status, 0) << r.output;
-  cluster.sql(
-      "INSERT INTO sluice.routes (prefix, provider_id) SELECT '', id FROM sluice.providers WHERE "
-      "name = 'nodesmsc'");
-  cluster.create_provider_topics({"nodesmsc"});
+  cluster.add_provider("nodesmsc", port, "nodepw", "--binds 1 --window 20 --mps 500");
   auto all = cluster.start("all", "n1");
   auto load = run(
       std::string(SLUICE_BINARY_DIR) + "/simulators/esme-load --port " + std::to_string(all.smpp) +

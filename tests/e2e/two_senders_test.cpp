@@ -17,22 +17,9 @@ TEST(TwoSenders, ShareTheProviderRateAndSendEachMessageOnce) {
   TestCluster cluster;
   cluster.add_customer("acme", "s3cret", "--mps 100000 --max-binds 50");
   uint16_t port = free_port(), http = free_port();
-  auto sim =
-      Process::start({std::string(SLUICE_BINARY_DIR) + "/simulators/smsc-sim", "--listen",
-                      "127.0.0.1:" + std::to_string(port), "--http",
-                      "127.0.0.1:" + std::to_string(http), "--system-id", "sluice", "--password",
-                      "simpw", "--rate-window", "sliding", "--log-level", "warn"},
-                     cluster.dir() + "/sim.log");
-  auto r = run_with_input(sluice_binary() + " provider add sim --host 127.0.0.1 --port " +
-                              std::to_string(port) +
-                              " --system-id sluice --password-stdin --binds 2 --window 50 --mps " +
-                              std::to_string(kRate) + " --pg '" + cluster.dsn() + "'",
-                          "simpw\n");
-  ASSERT_EQ(r.status, 0) << r.output;
-  cluster.sql(
-      "INSERT INTO sluice.routes (prefix, provider_id) SELECT '', id FROM sluice.providers WHERE "
-      "name = 'sim'");
-  cluster.create_provider_topics({"sim"});
+  auto sim = cluster.start_smsc_sim(port, http, {"--rate-window", "sliding"});
+  cluster.add_provider("sim", port, "simpw",
+                       "--binds 2 --window 50 --mps " + std::to_string(kRate));
   auto all = cluster.start("all", "n1");
   auto second = cluster.start("sender", "sender-2");
   std::this_thread::sleep_for(

@@ -160,21 +160,8 @@ TEST(PgOutageUnderLoad, NothingLostCustomersServedAndConfigReloadsAfterwards) {
   // session of the submitting system_id, so sharing acme's would split them.
   cluster.add_customer("late", "l8te", "--mps 100000 --max-binds 10");
   uint16_t sim_port = free_port(), sim_http = free_port();
-  auto sim = Process::start(
-      {std::string(SLUICE_BINARY_DIR) + "/simulators/smsc-sim", "--listen",
-       "127.0.0.1:" + std::to_string(sim_port), "--http", "127.0.0.1:" + std::to_string(sim_http),
-       "--system-id", "sluice", "--password", "simpw", "--dlr-delay", "100", "--log-level", "warn"},
-      cluster.dir() + "/sim.log");
-  auto r = run_with_input(
-      sluice_binary() + " provider add sim --host 127.0.0.1 --port " + std::to_string(sim_port) +
-          " --system-id sluice --password-stdin --binds 2 --window 50 --mps 1000 --pg '" +
-          cluster.dsn() + "'",
-      "simpw\n");
-  ASSERT_EQ(r.status, 0) << r.output;
-  cluster.sql(
-      "INSERT INTO sluice.routes (prefix, provider_id) SELECT '', id FROM sluice.providers WHERE "
-      "name = 'sim'");
-  cluster.create_provider_topics({"sim"});
+  auto sim = cluster.start_smsc_sim(sim_port, sim_http, {"--dlr-delay", "100"});
+  cluster.add_provider("sim", sim_port, "simpw", "--binds 2 --window 50 --mps 1000");
   auto all = cluster.start("all", "n1");
   ASSERT_TRUE(all.proc->alive()) << all.proc->log();
   ASSERT_TRUE(eventually([&] { return config_view(all.http).state == "live"; }, 10s))

@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 #include <numeric>
 #include <thread>
+#include <tuple>
 
 #include "tests/support/cluster.h"
 #include "tests/support/env.h"
@@ -42,29 +43,11 @@ TEST(ProviderIsolation, ASilentSlowOrThrottlingProviderDoesNotSlowTheOther) {
   TestCluster cluster;
   cluster.add_customer("acme", "s3cret", "--mps 100000 --max-binds 50");
   Sim a, b;
-  for (auto* s : {&a, &b}) {
-    s->proc = Process::start({std::string(SLUICE_BINARY_DIR) + "/simulators/smsc-sim", "--listen",
-                              "127.0.0.1:" + std::to_string(s->port), "--http",
-                              "127.0.0.1:" + std::to_string(s->http), "--system-id", "sluice",
-                              "--password", "simpw", "--dlr-delay", "50", "--log-level", "warn"},
-                             cluster.dir() + "/sim" + std::to_string(s->port) + ".log");
+  const std::string contract = "--binds 1 --window 20 --mps " + std::to_string(kRate);
+  for (auto [name, sim, prefix] : {std::tuple{"pa", &a, "4471"}, std::tuple{"pb", &b, "4472"}}) {
+    sim->proc = cluster.start_smsc_sim(sim->port, sim->http, {"--dlr-delay", "50"});
+    cluster.add_provider(name, sim->port, "simpw", contract, prefix);
   }
-  for (auto [name, sim] : {std::pair{"pa", &a}, std::pair{"pb", &b}}) {
-    auto r =
-        run_with_input(sluice_binary() + " provider add " + name + " --host 127.0.0.1 --port " +
-                           std::to_string(sim->port) +
-                           " --system-id sluice --password-stdin --binds 1 --window 20 --mps " +
-                           std::to_string(kRate) + " --pg '" + cluster.dsn() + "'",
-                       "simpw\n");
-    ASSERT_EQ(r.status, 0) << r.output;
-  }
-  cluster.sql(
-      "INSERT INTO sluice.routes (prefix, provider_id) SELECT '4471', id FROM sluice.providers "
-      "WHERE name = 'pa'");
-  cluster.sql(
-      "INSERT INTO sluice.routes (prefix, provider_id) SELECT '4472', id FROM sluice.providers "
-      "WHERE name = 'pb'");
-  cluster.create_provider_topics({"pa", "pb"});
   auto all = cluster.start("all", "n1");
 
   // Each customer stream offers more than its provider's contract.

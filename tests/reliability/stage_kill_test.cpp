@@ -19,21 +19,8 @@ TEST(StageKilledUnderLoad, EachStageKilledInTurnLosesNoMessageAndNoDlr) {
   TestCluster cluster;
   cluster.add_customer("acme", "s3cret", "--mps 100000 --max-binds 50");
   uint16_t sim_port = free_port(), sim_http = free_port();
-  auto sim = Process::start(
-      {std::string(SLUICE_BINARY_DIR) + "/simulators/smsc-sim", "--listen",
-       "127.0.0.1:" + std::to_string(sim_port), "--http", "127.0.0.1:" + std::to_string(sim_http),
-       "--system-id", "sluice", "--password", "simpw", "--dlr-delay", "100", "--log-level", "warn"},
-      cluster.dir() + "/sim.log");
-  auto r = run_with_input(
-      sluice_binary() + " provider add sim --host 127.0.0.1 --port " + std::to_string(sim_port) +
-          " --system-id sluice --password-stdin --binds 2 --window 50 --mps 3000 --pg '" +
-          cluster.dsn() + "'",
-      "simpw\n");
-  ASSERT_EQ(r.status, 0) << r.output;
-  cluster.sql(
-      "INSERT INTO sluice.routes (prefix, provider_id) SELECT '', id FROM sluice.providers WHERE "
-      "name = 'sim'");
-  cluster.create_provider_topics({"sim"});
+  auto sim = cluster.start_smsc_sim(sim_port, sim_http, {"--dlr-delay", "100"});
+  cluster.add_provider("sim", sim_port, "simpw", "--binds 2 --window 50 --mps 3000");
 
   std::map<std::string, TestCluster::Stage> stages;
   for (const char* s : {"gateway", "assembler", "router", "scheduler", "sender", "dlr"})

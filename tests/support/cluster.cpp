@@ -78,6 +78,35 @@ void TestCluster::create_provider_topics(const std::vector<std::string>& names) 
   EXPECT_EQ(r.status, 0) << r.output;
 }
 
+void TestCluster::add_provider(const std::string& name, uint16_t port, const std::string& password,
+                               const std::string& flags, const std::string& route_prefix) {
+  auto r = run_with_input(sluice_binary() + " provider add " + name + " --host 127.0.0.1 --port " +
+                              std::to_string(port) + " --system-id sluice --password-stdin " +
+                              flags + " --pg '" + dsn_ + "'",
+                          password + "\n");
+  ASSERT_EQ(r.status, 0) << r.output;
+  sql("INSERT INTO sluice.routes (prefix, provider_id) SELECT '" + route_prefix +
+      "', id FROM sluice.providers WHERE name = '" + name + "'");
+  create_provider_topics({name});
+}
+
+std::unique_ptr<Process> TestCluster::start_smsc_sim(uint16_t port, uint16_t http,
+                                                     const std::vector<std::string>& extra) {
+  std::vector<std::string> argv = {std::string(SLUICE_BINARY_DIR) + "/simulators/smsc-sim",
+                                   "--listen",
+                                   "127.0.0.1:" + std::to_string(port),
+                                   "--http",
+                                   "127.0.0.1:" + std::to_string(http),
+                                   "--system-id",
+                                   "sluice",
+                                   "--password",
+                                   "simpw",
+                                   "--log-level",
+                                   "warn"};
+  argv.insert(argv.end(), extra.begin(), extra.end());
+  return Process::start(argv, dir_ + "/sim-" + std::to_string(port) + ".log");
+}
+
 TestCluster::Stage TestCluster::start(const std::string& command, const std::string& node,
                                       const std::vector<std::string>& extra) {
   Stage s;

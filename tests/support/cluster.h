@@ -29,6 +29,16 @@ class TestCluster {
   void sql(const std::string& statement);
   // Creates the provider topic(s) too.
   void create_provider_topics(const std::vector<std::string>& names);
+  // `sluice provider add NAME` for an SMSC on 127.0.0.1:port that takes
+  // system_id "sluice" with `password`, plus `flags`; then a route for
+  // `route_prefix` ("" routes everything) and the provider's topic. Fails
+  // the test on error.
+  void add_provider(const std::string& name, uint16_t port, const std::string& password,
+                    const std::string& flags, const std::string& route_prefix = "");
+  // simulators/smsc-sim on 127.0.0.1:port (control endpoint on `http`),
+  // taking system_id "sluice" / "simpw", with `extra` flags.
+  std::unique_ptr<Process> start_smsc_sim(uint16_t port, uint16_t http,
+                                          const std::vector<std::string>& extra = {});
 
   struct Stage {
     std::unique_ptr<Process> proc;
