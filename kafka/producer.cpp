@@ -33,12 +33,14 @@ Producer::Producer(KafkaOptions kopts, ProducerOptions popts)
     : kopts_(std::move(kopts)), popts_(popts) {
   rk_ = make_handle();
   poller_ = std::thread([this] { poll_loop(); });
+  prober_ = std::thread([this] { probe_loop(); });
 }
 
 Producer::~Producer() {
   flush(std::chrono::milliseconds(5000));
   stop_ = true;
   if (poller_.joinable()) poller_.join();
+  if (prober_.joinable()) prober_.join();
   std::unique_lock lock(mu_);
   if (rk_) {
     // Whatever is still queued fails now, so that every callback runs once.
@@ -176,26 +178,29 @@ void Producer::recreate() {
 }
 
 void Producer::poll_loop() {
-  auto next_probe = std::chrono::steady_clock::now();
   while (!stop_.load()) {
     if (fatal_.load()) recreate();
+    std::shared_lock lock(mu_);
+    rd_kafka_poll(rk_, 50);
+  }
+}
+
+void Producer::probe_loop() {
+  // A cheap metadata round trip tells /readyz whether the brokers answer. It
+  // blocks for a round trip, so it has a thread of its own: on the polling
+  // thread it would hold back every delivery report (and so every
+  // submit_sm_resp) behind it.
+  while (!stop_.load()) {
+    const rd_kafka_metadata_t* md = nullptr;
+    rd_kafka_resp_err_t err;
     {
       std::shared_lock lock(mu_);
-      rd_kafka_poll(rk_, 50);
+      err = rd_kafka_metadata(rk_, 0, nullptr, &md, 2000);
     }
-    auto now = std::chrono::steady_clock::now();
-    if (now >= next_probe) {
-      // A cheap metadata round trip tells /readyz whether the brokers answer.
-      const rd_kafka_metadata_t* md = nullptr;
-      rd_kafka_resp_err_t err;
-      {
-        std::shared_lock lock(mu_);
-        err = rd_kafka_metadata(rk_, 0, nullptr, &md, 2000);
-      }
-      connected_ = err == RD_KAFKA_RESP_ERR_NO_ERROR;
-      if (md) rd_kafka_metadata_destroy(md);
-      next_probe = std::chrono::steady_clock::now() + std::chrono::seconds(3);
-    }
+    connected_ = err == RD_KAFKA_RESP_ERR_NO_ERROR;
+    if (md) rd_kafka_metadata_destroy(md);
+    for (int i = 0; i < 30 && !stop_.load(); ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
 }
 

@@ -99,6 +99,7 @@ class Producer {
  private:
   rd_kafka_t* make_handle();
   void poll_loop();
+  void probe_loop();
   void recreate();
   static void on_delivery(rd_kafka_t*, const rd_kafka_message_t*, void*);
   static void on_error(rd_kafka_t*, int, const char*, void*);
@@ -111,7 +112,7 @@ class Producer {
   std::atomic<bool> stop_{false};
   std::atomic<bool> connected_{false};
   std::atomic<int64_t> recreated_{0};
-  std::thread poller_;
+  std::thread poller_, prober_;
 };
 
 // Applies common and extra properties; throws std::runtime_error on a bad one.

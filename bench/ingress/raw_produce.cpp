@@ -1,13 +1,19 @@
 // The broker's raw produce rate for records like Sluice's: the same producer
 // settings as the gateway (acks=all, idempotent, lz4, linger 2 ms), the same
 // record size, measured from the first send to the last acknowledgement.
+// With --rate R the records are paced at R per second instead, and each
+// one's send-to-acknowledgement latency is reported (p50/p99/max): the floor
+// under the gateway's submit_sm_resp latency at the same rate.
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <mutex>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "kafka/admin.h"
 #include "kafka/producer.h"
@@ -16,6 +22,7 @@
 int main(int argc, char** argv) {
   std::string kafka = "127.0.0.1:19092", topic = "bench.raw";
   long count = 200000;
+  long rate = 0;
   int partitions = 12;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
@@ -34,11 +41,14 @@ int main(int argc, char** argv) {
       topic = next("--topic");
     else if (a == "--count")
       count = std::atol(next("--count").c_str());
+    else if (a == "--rate")
+      rate = std::atol(next("--rate").c_str());
     else if (a == "--partitions")
       partitions = std::atoi(next("--partitions").c_str());
     else {
       std::fprintf(stderr,
-                   "usage: bench-raw-produce --kafka ADDR --topic T --count N [--partitions P]\n");
+                   "usage: bench-raw-produce --kafka ADDR --topic T --count N [--partitions P] "
+                   "[--rate R]\n");
       return 2;
     }
   }
@@ -62,8 +72,16 @@ int main(int argc, char** argv) {
   std::string value = m.SerializeAsString();
   sluice::kafka::Producer producer(ko);
   std::atomic<long> acked{0}, failed{0};
+  std::mutex mu;
+  std::vector<double> latencies_ms;
+  if (rate > 0) latencies_ms.reserve(static_cast<size_t>(count));
   auto t0 = std::chrono::steady_clock::now();
   for (long i = 0; i < count; ++i) {
+    if (rate > 0) {
+      // Paced like esme-load --rate: the i-th record leaves at t0 + i/rate.
+      auto due = t0 + std::chrono::nanoseconds(i * 1'000'000'000LL / rate);
+      std::this_thread::sleep_until(due);
+    }
     for (;;) {
       // Keep at most 100k in flight, like many sessions' windows together.
       if (i - acked.load() - failed.load() < 100000) break;
@@ -71,7 +89,15 @@ int main(int argc, char** argv) {
     }
     char key[48];
     std::snprintf(key, sizeof key, "%032ld", i);
-    producer.produce({topic, key, value, {}}, [&](const sluice::kafka::DeliveryResult& r) {
+    auto sent = std::chrono::steady_clock::now();
+    producer.produce({topic, key, value, {}}, [&, sent](const sluice::kafka::DeliveryResult& r) {
+      if (rate > 0) {
+        double ms =
+            std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - sent)
+                .count();
+        std::lock_guard lock(mu);
+        latencies_ms.push_back(ms);
+      }
       if (r.ok())
         ++acked;
       else
@@ -81,10 +107,24 @@ int main(int argc, char** argv) {
   while (acked.load() + failed.load() < count)
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  std::string latency;
+  if (rate > 0 && !latencies_ms.empty()) {
+    std::sort(latencies_ms.begin(), latencies_ms.end());
+    auto at = [&](double q) {
+      return latencies_ms[std::min(
+          latencies_ms.size() - 1,
+          static_cast<size_t>(q * static_cast<double>(latencies_ms.size())))];
+    };
+    char buf[160];
+    std::snprintf(buf, sizeof buf,
+                  ", \"rate\": %ld, \"latency_ms\": {\"p50\": %.3f, \"p99\": %.3f, \"max\": %.3f}",
+                  rate, at(0.50), at(0.99), latencies_ms.back());
+    latency = buf;
+  }
   std::printf(
       "{\"records\": %ld, \"failed\": %ld, \"bytes_per_record\": %zu, \"seconds\": %.3f, "
-      "\"per_second\": %.0f}\n",
-      acked.load(), failed.load(), value.size() + 32, secs, acked.load() / secs);
+      "\"per_second\": %.0f%s}\n",
+      acked.load(), failed.load(), value.size() + 32, secs, acked.load() / secs, latency.c_str());
   sluice::kafka::delete_topics(ko, {topic});
   return failed.load() == 0 ? 0 : 1;
 }
