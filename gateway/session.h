@@ -506,6 +506,11 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
       reply(h, smpp::QuerySmResp{}, smpp::status::ESME_RQUERYFAIL);
       return;
     }
+    if (!view->caught_up()) {
+      // Just started: an old "queued" may still hide a receipt. Try again.
+      reply(h, smpp::QuerySmResp{}, smpp::status::ESME_RSYSERR);
+      return;
+    }
     uint32_t status = smpp::status::ESME_ROK;
     auto resp = answer_query(q, c->id, view->find(q.message_id), status);
     reply(h, std::move(resp), status);
@@ -520,6 +525,11 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
       reply(h, smpp::CancelSmResp{}, smpp::status::ESME_RCANCELFAIL);
       co_return;
     }
+    if (!view->caught_up()) {
+      reply(h, smpp::CancelSmResp{}, smpp::status::ESME_RSYSERR);
+      co_return;
+    }
+    InFlight busy(*this);
     std::vector<std::string> ids;
     if (!cs.message_id.empty()) {
       if (check_waiting(view->find(cs.message_id), c->id, cs.source,
@@ -528,6 +538,8 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
     } else if (!cs.source.addr.empty()) {
       // Every waiting message from this source (to this destination, if given).
       ids = view->waiting(c->id, cs.source.addr, cs.dest.addr);
+      // One PDU must not hold the session for long; the customer repeats it.
+      if (ids.size() > kMaxCancelsPerPdu) ids.resize(kMaxCancelsPerPdu);
     }
     if (ids.empty()) {
       reply(h, smpp::CancelSmResp{}, smpp::status::ESME_RCANCELFAIL);
@@ -565,6 +577,11 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
       reply(h, smpp::ReplaceSmResp{}, smpp::status::ESME_RREPLACEFAIL);
       co_return;
     }
+    if (!view->caught_up()) {
+      reply(h, smpp::ReplaceSmResp{}, smpp::status::ESME_RSYSERR);
+      co_return;
+    }
+    InFlight busy(*this);
     if (uint32_t s = check_waiting(view->find(rs.message_id), c->id, rs.source,
                                    smpp::status::ESME_RREPLACEFAIL)) {
       reply(h, smpp::ReplaceSmResp{}, s);
@@ -583,6 +600,19 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
     }
     reply(h, smpp::ReplaceSmResp{});
   }
+
+  // A cancel or replace in progress counts like a submit awaiting Kafka: a
+  // drain must not unbind before its answer is written.
+  struct InFlight {
+    Session& s;
+    explicit InFlight(Session& session) : s(session) { ++s.outstanding_; }
+    ~InFlight() {
+      --s.outstanding_;
+      s.window_signal_.cancel();
+      s.maybe_finish_drain();
+    }
+  };
+  static constexpr size_t kMaxCancelsPerPdu = 100;
 
   // Not a coroutine of its own: gcc 12 mishandles a coroutine's by-value
   // parameter built from a temporary (a double free under ASan).

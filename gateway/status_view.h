@@ -2,7 +2,7 @@
 // What this gateway node knows of each recent message's state, read whole
 // from the compacted topic sms.status (every node reads every partition), so
 // that query_sm, cancel_sm and replace_sm are answered on any node.
-// Bounded: an entry is about 100 bytes, the oldest go first, and a message
+// Bounded: an entry is about 250 bytes, the oldest go first, and a message
 // older than the bound is unknown here (its query is refused; see
 // docs/operator.md, "query_sm, cancel_sm, replace_sm").
 #include <cstdint>

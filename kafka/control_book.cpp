@@ -41,9 +41,18 @@ void ControlBook::apply(std::string_view key, std::string_view value) {
   records::v1::Control c;
   if (!c.ParseFromArray(value.data(), static_cast<int>(value.size())) || c.schema_version() != 1)
     return;
-  auto [it, fresh] = book_.insert_or_assign(id, std::move(c));
-  (void)it;
-  if (fresh) order_.push_back(id);
+  auto held = book_.find(id);
+  if (held != book_.end()) {
+    // The customer was told ESME_ROK for the cancel: a replace that another
+    // node accepted meanwhile must not bring the message back.
+    if (held->second.kind() == records::v1::Control::CANCEL &&
+        c.kind() != records::v1::Control::CANCEL)
+      return;
+    held->second = std::move(c);
+    return;
+  }
+  book_.emplace(id, std::move(c));
+  order_.push_back(id);
   while (book_.size() > max_entries_ && !order_.empty()) {
     book_.erase(order_.front());
     order_.pop_front();

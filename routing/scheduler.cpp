@@ -6,6 +6,7 @@
 #include "routing/receipt_codes.h"
 #include "routing/record_util.h"
 #include "schema/receipts.h"
+#include "schema/status.h"
 #include "schema/topics.h"
 
 namespace sluice::routing {
@@ -42,6 +43,7 @@ SchedulerStage::SchedulerStage(kafka::KafkaOptions kopts, std::shared_ptr<kafka:
       schedule_topic_(schema::topic_name(opts_.topic_prefix, "sms.schedule")),
       accepted_topic_(schema::topic_name(opts_.topic_prefix, "sms.accepted")),
       deliver_topic_(schema::topic_name(opts_.topic_prefix, "sms.deliver")),
+      status_topic_(schema::topic_name(opts_.topic_prefix, "sms.status")),
       metrics_(registry, "scheduler"),
       lateness_(histogram_family(registry, "sluice_scheduler_lateness_seconds",
                                  "How long after its due time the scheduler let a record out")
@@ -191,7 +193,10 @@ void SchedulerStage::forward(Held h, int64_t now) {
     if (msg.ParseFromArray(value.data(), static_cast<int>(value.size()))) {
       if (opts_.is_cancelled && opts_.is_cancelled(msg)) {
         metrics_.count("cancelled");
-        loop_.finish(h.ticket);
+        // The gateway wrote "cancelled" when it promised; this is the fact,
+        // and it survives compaction whatever was written in between.
+        auto st = schema::status_of(msg, "final", schema::kStateDeleted, now);
+        loop_.emit({kafka::Record{status_topic_, st.id(), st.SerializeAsString(), {}}}, {h.ticket});
         return;
       }
       if (opts_.replace && opts_.replace(msg)) {

@@ -106,7 +106,7 @@ class SchedulerStage {
   SchedulerOptions opts_;
   std::shared_ptr<config::ConfigStore> config_;
   DelayTiers tiers_;
-  std::string schedule_topic_, accepted_topic_, deliver_topic_;
+  std::string schedule_topic_, accepted_topic_, deliver_topic_, status_topic_;
   StageMetrics metrics_;
   prometheus::Histogram& lateness_;
   prometheus::Family<prometheus::Gauge>& waiting_;

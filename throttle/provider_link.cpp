@@ -109,6 +109,7 @@ ProviderLink::ProviderLink(asio::io_context& io, config::Provider p, SenderEnv e
   mo_topic_ = schema::topic_name(env_.topic_prefix, "sms.mo");
   deliver_topic_ = schema::topic_name(env_.topic_prefix, "sms.deliver");
   accepted_topic_ = schema::topic_name(env_.topic_prefix, "sms.accepted");
+  status_topic_ = schema::topic_name(env_.topic_prefix, "sms.status");
   refresh_limit();
   // Zero-valued series from the start: "no throttling yet" reads as 0.
   metrics_.throttle_events->Add({{"provider", provider_.name}});
@@ -298,10 +299,16 @@ asio::awaitable<void> ProviderLink::dispatcher() {
           --queued_;
           metrics_.submits->Add({{"provider", provider_.name}, {"status", "cancelled"}})
               .Increment();
-          m.done();
+          // The fact behind the gateway's promise; it outlives compaction.
+          auto st = schema::status_of(m.msg, "final", schema::kStateDeleted, now_ms);
+          produce_until_ok({status_topic_, st.id(), st.SerializeAsString(), {}}, std::move(m.done));
           continue;
         }
-        if (schema::apply_replacement(*c, head.msg) && head.msg.schedule_at_ms() > now_ms + 1000) {
+        // Postponing a part of a multipart message would meet the router's
+        // memory of its group's route; parts take only the new text.
+        bool single = head.msg.concat().total() <= 1;
+        if (schema::apply_replacement(*c, head.msg) && single &&
+            head.msg.schedule_at_ms() > now_ms + 1000) {
           // Postponed by replace_sm: back to the router, which holds it in a
           // delay tier until its new time.
           OutMessage m = std::move(queue_.front());

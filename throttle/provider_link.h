@@ -134,7 +134,7 @@ class ProviderLink : public std::enable_shared_from_this<ProviderLink> {
   bool dispatching_ = true;
   std::map<std::string, int> group_outstanding_;  // multipart groups with a part in flight
   int max_window_seen_ = 0;
-  std::string events_topic_, mo_topic_, deliver_topic_, accepted_topic_;
+  std::string events_topic_, mo_topic_, deliver_topic_, accepted_topic_, status_topic_;
 };
 
 }  // namespace sluice::throttle

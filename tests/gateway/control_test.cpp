@@ -7,6 +7,7 @@
 #include <algorithm>
 
 #include "gateway/status_view.h"
+#include "kafka/control_book.h"
 #include "schema/receipts.h"
 #include "schema/status.h"
 #include "smpp/status.h"
@@ -194,6 +195,34 @@ TEST(ReplaceSm, BadTimesAreRefused) {
   r.validity_period = "";
   r.registered_delivery = 3;
   EXPECT_EQ(replace_control(r, 7, now, c), st::ESME_RINVREGDLVFLG);
+}
+
+TEST(ControlBook, ACancelIsNeverUndoneByAReplace) {
+  kafka::ControlBook book;
+  auto now = std::chrono::system_clock::time_point(std::chrono::milliseconds(kT0));
+  smpp::ReplaceSm r;
+  r.message_id = "m1";
+  r.short_message = {'x'};
+  records::v1::Control replace;
+  ASSERT_EQ(replace_control(r, 7, now, replace), st::ESME_ROK);
+  book.apply("m1", replace.SerializeAsString());
+  EXPECT_EQ(book.find("m1")->kind(), records::v1::Control::REPLACE);
+  book.apply("m1", cancel_control("m1", 7, kT0).SerializeAsString());
+  book.apply("m1", replace.SerializeAsString());  // accepted on a node that lagged
+  EXPECT_EQ(book.find("m1")->kind(), records::v1::Control::CANCEL);
+  book.apply("m1", "");  // tombstone
+  EXPECT_FALSE(book.find("m1"));
+  book.apply("m2", "not a protobuf \xff\xff");
+  EXPECT_EQ(book.size(), 0u);
+}
+
+TEST(ControlBook, TheOldestLeaveAtTheBound) {
+  kafka::ControlBook book(2);
+  for (const char* id : {"a", "b", "c"})
+    book.apply(id, cancel_control(id, 7, kT0).SerializeAsString());
+  EXPECT_EQ(book.size(), 2u);
+  EXPECT_FALSE(book.find("a"));
+  EXPECT_TRUE(book.find("c"));
 }
 
 }  // namespace
