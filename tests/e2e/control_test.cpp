@@ -1,8 +1,9 @@
 // query_sm, cancel_sm and replace_sm through the whole pipeline on the real
 // broker, from a third-party client (npm `smpp`, tests/interop/node_control.js)
 // on two gateway processes: a scheduled message cancelled on the other node
-// never reaches the provider, a replaced one reaches it with its new text,
-// and a delivered one can be queried but no longer cancelled or replaced.
+// never reaches the provider, nor does one cancelled while queued at the
+// sender; a replaced one reaches it with its new text; a delivered one can be
+// queried but no longer cancelled or replaced.
 #include <gtest/gtest.h>
 
 #include <map>
@@ -22,6 +23,14 @@ TEST(MessageControl, CancelReplaceAndQueryWorkOnEitherGatewayNode) {
   uint16_t port = free_port(), http = free_port();
   auto sim = cluster.start_smsc_sim(port, http, {"--dlr-delay", "50", "--dlr-mix", "DELIVRD=100"});
   cluster.add_provider("sim", port, "simpw", "--binds 1 --window 10 --mps 100");
+  // A second SMSC behind a contract of one message a second, for 4478...:
+  // what is sent there waits in the sender's queue. (Its own simulator: an
+  // SMSC sends receipts to any bind of the account, and two providers on one
+  // account would receive each other's.)
+  uint16_t slow_port = free_port(), slow_http = free_port();
+  auto slow_sim = cluster.start_smsc_sim(slow_port, slow_http,
+                                         {"--dlr-delay", "50", "--dlr-mix", "DELIVRD=100"});
+  cluster.add_provider("slow", slow_port, "simpw", "--binds 1 --window 1 --mps 1", "4478");
   auto n1 = cluster.start("all", "n1");
   auto n2 = cluster.start("gateway", "n2");
 
@@ -43,6 +52,12 @@ TEST(MessageControl, CancelReplaceAndQueryWorkOnEitherGatewayNode) {
   EXPECT_EQ(by_dest.count("447700000001"), 0u) << body;
   EXPECT_EQ(by_dest["447700000002"], 1) << body;
   EXPECT_EQ(by_dest["447700000003"], 1) << body;
+  http_get(slow_http, "/stats", &body);
+  stats = nlohmann::json::parse(body, nullptr, false);
+  ASSERT_FALSE(stats.is_discarded()) << body;
+  for (auto& t : stats["destinations"]["top"]) by_dest[t["dest"]] = t["count"];
+  for (int i = 1; i <= 4; ++i) EXPECT_EQ(by_dest["44780000000" + std::to_string(i)], 1) << body;
+  EXPECT_EQ(by_dest.count("447800000005"), 0u) << "cancelled while queued at the sender: " << body;
 
   EXPECT_EQ(n2.proc->stop(SIGTERM), 0) << n2.proc->log();
   EXPECT_EQ(n1.proc->stop(SIGTERM), 0) << n1.proc->log();

@@ -129,6 +129,24 @@ async function main() {
   seen.query_unknown = qn.command_status;
   check(qn.command_status === 0x67, `query_sm of an unknown id: ESME_RQUERYFAIL, got ${qn.command_status}`);
 
+  // Queued at the sender behind a provider paced at 1 message/s: the last of
+  // five is cancelled while it waits in the sender's queue, and the sender
+  // drops it and records it DELETED.
+  const queued = [];
+  for (let i = 1; i <= 5; i++) queued.push(await submit(`44780000000${i}`, `queued ${i}`, ''));
+  seen.queued = queued;
+  const last = queued[4];
+  await until('query_sm(last queued) on node 2', async () => (await query(s2, last)).command_status === 0, 10000);
+  const cq = await call(s2, 'cancel_sm', { message_id: last, source_addr: '12345' });
+  seen.cancel_queued = cq.command_status;
+  check(cq.command_status === 0, `cancel_sm of a queued message: ESME_ROK, got ${cq.command_status}`);
+  await until('the receipt of the fourth queued message', async () => receipts[queued[3]] !== undefined, 30000);
+  const ql = await until('query_sm(last queued) says DELETED', async () => {
+    const r = await query(s1, last);
+    return r.command_status === 0 && r.message_state === 4 ? r : null;
+  }, 10000);
+  seen.query_queued_cancelled = ql && { state: ql.message_state };
+
   // B leaves at its time with the new text; A never does.
   await until('the receipt of B', async () => receipts[b] !== undefined, 40000);
   await sleep(3000);
@@ -137,6 +155,7 @@ async function main() {
   seen.receipt_a = receipts[a] || null;
   check(receipts[a] === undefined, 'A was cancelled yet a receipt came');
   check(receipts[c] !== undefined, 'C has its receipt');
+  check(receipts[last] === undefined, 'the cancelled queued message got a receipt');
 
   for (const s of [s1, s2, other]) s.close();
   console.log(JSON.stringify({ failures, seen }));
