@@ -497,38 +497,49 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
   // They are rare next to submits: the reader waits for their Kafka writes
   // rather than pipelining them.
 
+  // What the three answer from: the customer and a view that has read
+  // sms.status to its end. `refusal` is non-zero when they cannot answer:
+  // the command's own failure without them (or, for a change, while
+  // draining), ESME_RSYSERR while the view catches up after a start (an old
+  // "queued" may still hide a receipt; the customer tries again).
+  struct ControlScope {
+    std::shared_ptr<const config::Snapshot> snap;  // keeps `customer` alive
+    const config::Customer* customer = nullptr;
+    StatusView* view = nullptr;
+    uint32_t refusal = smpp::status::ESME_ROK;
+  };
+  ControlScope control_scope(uint32_t failure, bool changes) {
+    ControlScope s;
+    s.customer = current_customer(s.snap);
+    s.view = gw_.status_view();
+    if (!s.customer || !s.view || (changes && draining_))
+      s.refusal = failure;
+    else if (!s.view->caught_up())
+      s.refusal = smpp::status::ESME_RSYSERR;
+    return s;
+  }
+
   void on_query(const smpp::Header& h, const smpp::QuerySm& q) {
     if (!require_transmit(h)) return;
-    std::shared_ptr<const config::Snapshot> snap;
-    const config::Customer* c = current_customer(snap);
-    StatusView* view = gw_.status_view();
-    if (!c || !view) {
-      reply(h, smpp::QuerySmResp{}, smpp::status::ESME_RQUERYFAIL);
-      return;
-    }
-    if (!view->caught_up()) {
-      // Just started: an old "queued" may still hide a receipt. Try again.
-      reply(h, smpp::QuerySmResp{}, smpp::status::ESME_RSYSERR);
+    auto scope = control_scope(smpp::status::ESME_RQUERYFAIL, false);
+    if (scope.refusal) {
+      reply(h, smpp::QuerySmResp{}, scope.refusal);
       return;
     }
     uint32_t status = smpp::status::ESME_ROK;
-    auto resp = answer_query(q, c->id, view->find(q.message_id), status);
+    auto resp = answer_query(q, scope.customer->id, scope.view->find(q.message_id), status);
     reply(h, std::move(resp), status);
   }
 
   asio::awaitable<void> on_cancel(const smpp::Header& h, const smpp::CancelSm& cs) {
     if (!require_transmit(h)) co_return;
-    std::shared_ptr<const config::Snapshot> snap;
-    const config::Customer* c = current_customer(snap);
-    StatusView* view = gw_.status_view();
-    if (!c || !view || draining_) {
-      reply(h, smpp::CancelSmResp{}, smpp::status::ESME_RCANCELFAIL);
+    auto scope = control_scope(smpp::status::ESME_RCANCELFAIL, true);
+    if (scope.refusal) {
+      reply(h, smpp::CancelSmResp{}, scope.refusal);
       co_return;
     }
-    if (!view->caught_up()) {
-      reply(h, smpp::CancelSmResp{}, smpp::status::ESME_RSYSERR);
-      co_return;
-    }
+    const config::Customer* c = scope.customer;
+    StatusView* view = scope.view;
     InFlight busy(*this);
     std::vector<std::string> ids;
     if (!cs.message_id.empty()) {
@@ -570,17 +581,13 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
 
   asio::awaitable<void> on_replace(const smpp::Header& h, const smpp::ReplaceSm& rs) {
     if (!require_transmit(h)) co_return;
-    std::shared_ptr<const config::Snapshot> snap;
-    const config::Customer* c = current_customer(snap);
-    StatusView* view = gw_.status_view();
-    if (!c || !view || draining_) {
-      reply(h, smpp::ReplaceSmResp{}, smpp::status::ESME_RREPLACEFAIL);
+    auto scope = control_scope(smpp::status::ESME_RREPLACEFAIL, true);
+    if (scope.refusal) {
+      reply(h, smpp::ReplaceSmResp{}, scope.refusal);
       co_return;
     }
-    if (!view->caught_up()) {
-      reply(h, smpp::ReplaceSmResp{}, smpp::status::ESME_RSYSERR);
-      co_return;
-    }
+    const config::Customer* c = scope.customer;
+    StatusView* view = scope.view;
     InFlight busy(*this);
     if (uint32_t s = check_waiting(view->find(rs.message_id), c->id, rs.source,
                                    smpp::status::ESME_RREPLACEFAIL)) {

@@ -23,14 +23,6 @@ int open_fds(pid_t pid) {
   return n - 2;
 }
 
-long rss_kib(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
-  std::string line;
-  while (std::getline(in, line))
-    if (line.rfind("VmRSS:", 0) == 0) return std::atol(line.substr(6).c_str());
-  return -1;
-}
-
 nlohmann::json submit_latency(const TestCluster::Stage& gw) {
   auto r = run(
       std::string(SLUICE_BINARY_DIR) + "/simulators/esme-load --port " + std::to_string(gw.smpp) +

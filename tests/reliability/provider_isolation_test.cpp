@@ -15,14 +15,6 @@
 namespace sluice::test {
 namespace {
 
-long rss_kib(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
-  std::string line;
-  while (std::getline(in, line))
-    if (line.rfind("VmRSS:", 0) == 0) return std::atol(line.substr(6).c_str());
-  return -1;
-}
-
 struct Sim {
   uint16_t port = free_port(), http = free_port();
   std::unique_ptr<Process> proc;

@@ -182,4 +182,12 @@ std::string python() {
   return std::string(SLUICE_SOURCE_DIR) + "/.cache/venv/bin/python";
 }
 
+long rss_kib(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(in, line))
+    if (line.rfind("VmRSS:", 0) == 0) return std::atol(line.substr(6).c_str());
+  return -1;
+}
+
 }  // namespace sluice::test

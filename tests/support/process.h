@@ -51,5 +51,7 @@ bool wait_http_ok(uint16_t port, const std::string& path, std::chrono::milliseco
 double metric_value(const std::string& text, const std::string& name_with_labels);
 std::string temp_dir(const std::string& stem);
 std::string python();  // the interop venv's python
+// A process's resident memory in KiB (VmRSS), or -1 when it is gone.
+long rss_kib(pid_t pid);
 
 }  // namespace sluice::test
