@@ -57,10 +57,7 @@ Consumer::Consumer(KafkaOptions kopts, ConsumerOptions copts)
     set_conf(conf, "heartbeat.interval.ms", std::to_string(copts_.session_timeout.count() / 4));
     set_conf(conf, "max.poll.interval.ms", std::to_string(copts_.max_poll_interval.count()));
     set_conf(conf, "topic.metadata.refresh.interval.ms", "5000");
-    // librdkafka 2.0 waits this long each time a fetch reaches the end of a
-    // partition (500 ms by default): at low traffic that is added to every hop.
-    set_conf(conf, "fetch.error.backoff.ms", "20");
-    set_conf(conf, "fetch.wait.max.ms", "100");
+    apply_fetch_options(conf);
     // Read only what producers committed, so transactional stages compose.
     set_conf(conf, "isolation.level", "read_committed");
   } catch (...) {

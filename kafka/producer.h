@@ -49,9 +49,9 @@ struct ProducerOptions {
   // delivery fails (message.timeout.ms); the gateway answers the customer
   // with an error it can retry after this, never with a false OK.
   std::chrono::milliseconds delivery_timeout{10000};
-  std::chrono::milliseconds linger{2};
+  std::chrono::milliseconds linger{5};
   int max_queue_messages = 200000;
-  std::string compression = "lz4";
+  std::string compression = "none";
 };
 
 class Producer {
@@ -118,5 +118,7 @@ class Producer {
 // Applies common and extra properties; throws std::runtime_error on a bad one.
 void set_conf(rd_kafka_conf_t* conf, const std::string& key, const std::string& value);
 void apply_options(rd_kafka_conf_t* conf, const KafkaOptions& o);
+// Fetch settings every consumer shares (stage loops and table readers).
+void apply_fetch_options(rd_kafka_conf_t* conf);
 
 }  // namespace sluice::kafka

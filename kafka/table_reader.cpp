@@ -37,8 +37,7 @@ void TableReader::run() {
   set_conf(conf, "group.id", name_);
   set_conf(conf, "enable.auto.commit", "false");
   set_conf(conf, "enable.auto.offset.store", "false");
-  set_conf(conf, "fetch.error.backoff.ms", "20");
-  set_conf(conf, "fetch.wait.max.ms", "100");
+  apply_fetch_options(conf);
   // Compaction leaves gaps; the end-of-partition event says caught up surely.
   set_conf(conf, "enable.partition.eof", "true");
   char err[512];
