@@ -57,7 +57,7 @@ Consumer::Consumer(KafkaOptions kopts, ConsumerOptions copts)
     set_conf(conf, "heartbeat.interval.ms", std::to_string(copts_.session_timeout.count() / 4));
     set_conf(conf, "max.poll.interval.ms", std::to_string(copts_.max_poll_interval.count()));
     set_conf(conf, "topic.metadata.refresh.interval.ms", "5000");
-    apply_fetch_options(conf);
+    apply_fetch_options(conf, std::chrono::milliseconds(10));
     // Read only what producers committed, so transactional stages compose.
     set_conf(conf, "isolation.level", "read_committed");
   } catch (...) {

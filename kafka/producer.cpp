@@ -23,16 +23,16 @@ void apply_options(rd_kafka_conf_t* conf, const KafkaOptions& o) {
   for (const auto& [k, v] : o.extra) set_conf(conf, k, v);
 }
 
-void apply_fetch_options(rd_kafka_conf_t* conf) {
+void apply_fetch_options(rd_kafka_conf_t* conf, std::chrono::milliseconds max_wait) {
   // librdkafka 2.0 waits this long each time a fetch reaches the end of a
   // partition (500 ms by default): at low traffic that is added to every hop.
   set_conf(conf, "fetch.error.backoff.ms", "20");
   // A fetch answered as soon as one record exists costs the broker a whole
   // request per few records; with a dozen consumers on two cores that was
-  // most of the broker's CPU. Waiting up to 10 ms for 16 KiB fills fetches
-  // under load and adds at most 10 ms per hop when traffic is light.
+  // most of the broker's CPU. Waiting for 16 KiB fills fetches under load;
+  // when traffic is light each fetch costs at most max_wait.
   set_conf(conf, "fetch.min.bytes", "16384");
-  set_conf(conf, "fetch.wait.max.ms", "10");
+  set_conf(conf, "fetch.wait.max.ms", std::to_string(max_wait.count()));
 }
 
 namespace {

@@ -128,6 +128,7 @@ void StageLoop::commit(bool sync) {
 void StageLoop::run() {
   auto next_commit = std::chrono::steady_clock::now() + opts_.commit_interval;
   auto next_lag = std::chrono::steady_clock::now();
+  auto next_tick = next_lag;
   while (!stop_.load()) {
     std::vector<std::function<void(Consumer&)>> tasks;
     {
@@ -135,7 +136,10 @@ void StageLoop::run() {
       tasks.swap(tasks_);
     }
     for (auto& t : tasks) t(*consumer_);
-    if (tick_) tick_(*consumer_);
+    if (tick_ && std::chrono::steady_clock::now() >= next_tick) {
+      tick_(*consumer_);
+      next_tick = std::chrono::steady_clock::now() + opts_.tick_interval;
+    }
     run_due_retries();
 
     bool overloaded = tracker_.in_flight() >= opts_.max_in_flight;
@@ -151,7 +155,9 @@ void StageLoop::run() {
       paused_for_load_.clear();
       load_paused_ = false;
     }
-    if (auto m = consumer_->poll(std::chrono::milliseconds(load_paused_ ? 2 : 100))) {
+    auto idle = tick_ ? std::min(opts_.tick_interval, std::chrono::milliseconds(100))
+                      : std::chrono::milliseconds(100);
+    if (auto m = consumer_->poll(load_paused_ ? std::chrono::milliseconds(2) : idle)) {
       TopicPartition tp{topic_of(m.get()), m->partition};
       int64_t offset = m->offset;
       tracker_.started(tp, offset);

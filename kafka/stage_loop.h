@@ -55,6 +55,11 @@ struct StageLoopOptions {
   std::chrono::milliseconds commit_interval{500};
   size_t max_in_flight = 20000;  // stop polling above this; resume below
   std::chrono::milliseconds drain_timeout{15000};
+  // The stage's tick runs about this often, and never more often: a stage
+  // that pauses its own partitions (the sender, when a provider's queue is
+  // full) must notice room again within this bound, not when the next
+  // 100 ms poll times out, and must not pay for a tick per record.
+  std::chrono::milliseconds tick_interval{5};
 };
 
 class StageLoop {

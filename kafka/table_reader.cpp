@@ -37,7 +37,7 @@ void TableReader::run() {
   set_conf(conf, "group.id", name_);
   set_conf(conf, "enable.auto.commit", "false");
   set_conf(conf, "enable.auto.offset.store", "false");
-  apply_fetch_options(conf);
+  apply_fetch_options(conf, std::chrono::milliseconds(100));
   // Compaction leaves gaps; the end-of-partition event says caught up surely.
   set_conf(conf, "enable.partition.eof", "true");
   char err[512];

@@ -26,8 +26,8 @@ namespace sluice::throttle {
 struct SenderOptions {
   std::string topic_prefix;
   std::string node;
-  size_t high_watermark = 5000;  // queued messages per provider before its partitions pause
-  size_t low_watermark = 1000;
+  size_t high_watermark = 10000;  // queued messages per provider before its partitions pause
+  size_t low_watermark = 5000;
   std::chrono::seconds response_timeout{30};
   // Makes a provider's outbound topic; empty: the admin API (a real broker).
   std::function<void(const schema::TopicSpec&)> create_topic;
