@@ -20,6 +20,10 @@ void apply_options(rd_kafka_conf_t* conf, const KafkaOptions& o) {
   set_conf(conf, "socket.keepalive.enable", "true");
   set_conf(conf, "reconnect.backoff.ms", "100");
   set_conf(conf, "reconnect.backoff.max.ms", "2000");
+  // librdkafka leaves Nagle on by default: a small produce or fetch written
+  // while the previous one is unacknowledged then waits for the peer's
+  // delayed ACK, which shows up as tens of milliseconds in the tail.
+  set_conf(conf, "socket.nagle.disable", "true");
   for (const auto& [k, v] : o.extra) set_conf(conf, k, v);
 }
 

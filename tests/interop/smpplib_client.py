@@ -65,6 +65,15 @@ def submit(args):
         while sent < args.count:
             while sent - len(answers) >= window:
                 c.read_once()
+            if args.rate > 0:
+                # Paced: the n-th submit leaves at t0 + n/rate; answers are
+                # read meanwhile.
+                due = t0 + sent / args.rate
+                while time.time() < due:
+                    if sent > len(answers):
+                        c.read_once()
+                    else:
+                        time.sleep(max(0.0, due - time.time()))
             c.send_message(source_addr_ton=1, source_addr="12345", dest_addr_ton=1,
                            destination_addr="4479%08d" % sent,
                            short_message=("msg %d %s" % (sent, args.tag)).encode(),
@@ -245,6 +254,7 @@ def main():
     p.add_argument("--password", default="secret")
     p.add_argument("--count", type=int, default=100)
     p.add_argument("--window", type=int, default=50)
+    p.add_argument("--rate", type=float, default=0, help="submit_sm per second (0: as fast as the window allows)")
     p.add_argument("--tag", default="")
     p.add_argument("--hold", type=float, default=120)
     p.add_argument("--rx-port", type=int, default=0)

@@ -51,11 +51,13 @@ TEST(BrokerKilledUnderLoad, NoFalseOkAndEveryAcknowledgedRecordIsInKafka) {
 
   bool long_run =
       std::getenv("SLUICE_LONG_TESTS") && std::string(std::getenv("SLUICE_LONG_TESTS")) == "1";
+  // Paced at 1,000/s, so the load outlasts the outage however fast the
+  // gateway is (unpaced, 12,000 submits once finished before the kill).
   int count = long_run ? 60000 : 12000;
   auto load = Process::start(
       {python(), std::string(SLUICE_SOURCE_DIR) + "/tests/interop/smpplib_client.py", "submit",
        "--port", std::to_string(gw.smpp), "--system-id", "acme", "--password", "s3cret", "--count",
-       std::to_string(count), "--window", "200", "--tag", "killed"},
+       std::to_string(count), "--window", "200", "--rate", "1000", "--tag", "killed"},
       cluster.dir() + "/load.json");
   std::this_thread::sleep_for(std::chrono::seconds(2));
   ASSERT_TRUE(load->alive()) << load->log();
