@@ -259,6 +259,9 @@ struct ConfigStore::Impl {
         if (s.conn->get_notifs() == 0 && !s.notified) check = true;
       }
       if (check) {
+        // libpqxx 6.4 reports a query on a dead connection as "Could not
+        // obtain client encoding", which hides what happened; say it plainly.
+        if (!s.conn->is_open()) throw pqxx::broken_connection("the server closed the connection");
         if (db_version(*s.conn) != snap.load()->version) s.notified = true;
         next_check = std::chrono::steady_clock::now() + opt.poll_interval;
       }

@@ -9,6 +9,21 @@
 namespace sluice::dlr {
 
 namespace {
+// query_sm_resp's error_code is one octet; a receipt's err: field is three
+// decimal digits by convention. Anything else (hex, letters) reads as 0
+// rather than as a wrong code.
+uint32_t network_error_code(std::string_view err) {
+  if (err.empty() || err.size() > 3) return 0;
+  uint32_t v = 0;
+  for (char c : err) {
+    if (c < '0' || c > '9') return 0;
+    v = v * 10 + static_cast<uint32_t>(c - '0');
+  }
+  return std::min<uint32_t>(v, 255);
+}
+}  // namespace
+
+namespace {
 
 constexpr int kJoin = 0, kParts = 1;
 constexpr uint32_t kTlvReceiptedMessageId = 0x001E, kTlvMessagePayload = 0x0424,
@@ -510,6 +525,7 @@ void DlrCorrelator::finish(const rec::Sent& sent, const Outcome& o, Output& out)
     st.set_where("final");
     st.set_customer_id(sent.customer_id());
     st.set_final_at_ms(o.done_at);
+    st.set_error_code(network_error_code(o.err));
     out.statuses.push_back(std::move(st));
   }
   if (whole) {

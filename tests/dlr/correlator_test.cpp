@@ -133,6 +133,7 @@ TEST(Correlator, SentThenReceiptGivesOneReceiptToTheCustomer) {
   EXPECT_EQ(h.statuses[1].where(), "final");
   EXPECT_EQ(h.statuses[1].message_state(), schema::kStateDelivered);
   EXPECT_EQ(h.statuses[1].final_at_ms(), kT0 + 2000);
+  EXPECT_EQ(h.statuses[1].error_code(), 0u);  // err:000
   EXPECT_EQ(h.value("sluice_dlr_receipts_total", {{"stat", "DELIVRD"}}), 1);
   // The entry stays (done) for done_linger, then leaves memory and the topic.
   EXPECT_EQ(h.log.size(), 1u);
@@ -140,6 +141,16 @@ TEST(Correlator, SentThenReceiptGivesOneReceiptToTheCustomer) {
   h.advance(h.opts.done_linger + std::chrono::seconds(1));
   EXPECT_EQ(h.c->entries(), 0u);
   EXPECT_TRUE(h.log.empty());
+}
+
+TEST(Correlator, FinalStatusCarriesTheReceiptsErrorCodeForQuerySm) {
+  Harness h;
+  h.send(make_sent("m9", "ABC999"));
+  h.report(make_receipt("abc999", "UNDELIV", kProvider, h.now + 1000));  // err:034
+  ASSERT_EQ(h.statuses.size(), 2u);
+  EXPECT_EQ(h.statuses[1].where(), "final");
+  EXPECT_EQ(h.statuses[1].message_state(), schema::kStateUndeliverable);
+  EXPECT_EQ(h.statuses[1].error_code(), 34u);
 }
 
 TEST(Correlator, ReceiptBeforeSentIsHeldThenMatched) {
