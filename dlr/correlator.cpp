@@ -21,9 +21,6 @@ uint32_t network_error_code(std::string_view err) {
   }
   return std::min<uint32_t>(v, 255);
 }
-}  // namespace
-
-namespace {
 
 constexpr int kJoin = 0, kParts = 1;
 constexpr uint32_t kTlvReceiptedMessageId = 0x001E, kTlvMessagePayload = 0x0424,

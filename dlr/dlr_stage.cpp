@@ -116,7 +116,6 @@ struct Lane {
   DlrCorrelator corr;  // this lane's polling thread only
   std::unique_ptr<kafka::StageLoop> loop;
   std::deque<Pending> deferred;  // records that came before any configuration
-  std::chrono::steady_clock::time_point next_tick{};
   std::atomic<size_t> entries{0};
   bool waiting_logged = false;
   DlrCorrelator::Domain domain() const {
@@ -183,6 +182,7 @@ void DlrStage::Impl::start() {
     kafka::StageLoopOptions so;
     so.name = "dlr";
     so.commit_interval = opts.commit_interval;
+    so.tick_interval = opts.tick_interval;
     so.consumer.group_id = lane.group;
     so.consumer.topics = {lane.topic};
     if (lane.kind != Lane::Kind::mo) {
@@ -402,9 +402,6 @@ void DlrStage::Impl::on_revoke(Lane& lane, const std::vector<kafka::TopicPartiti
 }
 
 void DlrStage::Impl::tick(Lane& lane) {
-  auto now = std::chrono::steady_clock::now();
-  if (now < lane.next_tick) return;
-  lane.next_tick = now + opts.tick_interval;
   if (!lane.deferred.empty() && snapshot()) {
     log::info("dlr: configuration loaded; processing waiting records",
               {{"topic", lane.topic}, {"records", std::to_string(lane.deferred.size())}});

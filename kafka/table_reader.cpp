@@ -4,6 +4,7 @@
 #include <map>
 
 #include "common/log.h"
+#include "kafka/consumer.h"
 #include "kafka/producer.h"
 
 namespace sluice::kafka {
