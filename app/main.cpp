@@ -54,6 +54,7 @@ constexpr const char* kStageFlags = R"(Common flags:
   --node NAME          this instance's name                             [hostname]
   --log-level LEVEL    debug|info|warn|error                                 [info]
   --log-json           one JSON object per log line
+  --kafka-linger-ms N  how long a record may wait to share a batch (0-1000)   [stage's]
   --help               this text
 )";
 
@@ -143,9 +144,10 @@ int run_topics(const std::vector<std::string>& argv) {
 }
 
 int run_stage_command(const std::string& cmd, const std::vector<std::string>& argv) {
-  Args args({"kafka", "pg", "http", "topic-prefix", "state-dir", "node", "log-level", "smpp",
-             "smpp-tls", "tls-cert", "tls-key", "status-entries", "provider", "demo-password"},
-            {"log-json", "help", "demo"});
+  Args args(
+      {"kafka", "pg", "http", "topic-prefix", "state-dir", "node", "log-level", "smpp", "smpp-tls",
+       "tls-cert", "tls-key", "status-entries", "provider", "demo-password", "kafka-linger-ms"},
+      {"log-json", "help", "demo"});
   std::string usage =
       "usage: sluice " + cmd + " [flags]\n\n" + kStageFlags + sluice::app::stage_flags_help(cmd);
   std::string err;
@@ -186,6 +188,13 @@ int run_stage_command(const std::string& cmd, const std::vector<std::string>& ar
     if (!end || *end || v < 1000 || v > 100'000'000)
       return usage_error("--status-entries wants a number from 1000 to 100000000", usage.c_str());
     s.status_entries = static_cast<size_t>(v);
+  }
+  if (auto n = args.value("kafka-linger-ms")) {
+    char* end = nullptr;
+    long long v = std::strtoll(n->c_str(), &end, 10);
+    if (n->empty() || !end || *end || v < 0 || v > 1000)
+      return usage_error("--kafka-linger-ms wants a number from 0 to 1000", usage.c_str());
+    s.kafka_linger_ms = static_cast<int>(v);
   }
   return sluice::app::run_stages(s);
 }

@@ -78,7 +78,9 @@ int run_stages(const StageSettings& s) {
   ro.http_listen = s.http;
   Runtime rt(ro);
 
-  auto producer = std::make_shared<kafka::Producer>(ko);
+  kafka::ProducerOptions po;
+  if (s.kafka_linger_ms >= 0) po.linger = std::chrono::milliseconds(s.kafka_linger_ms);
+  auto producer = std::make_shared<kafka::Producer>(ko, po);
   rt.health()->add_check("kafka", [producer] {
     return CheckResult{producer->connected(),
                        producer->connected() ? "brokers answer" : "no broker answers"};

@@ -323,9 +323,8 @@ asio::awaitable<Gateway::BindGrant> Gateway::authenticate(const std::string& sys
   co_return g;
 }
 
-bool Gateway::admit(const config::Customer& c) {
+bool Gateway::admit(const config::Customer& c, std::chrono::steady_clock::time_point now) {
   if (c.ingress_mps <= 0) return true;
-  auto now = std::chrono::steady_clock::now();
   auto [it, fresh] = buckets_.try_emplace(c.id);
   Bucket& b = it->second;
   // Burst of one second's worth, so a customer at its rate is never refused.
@@ -334,6 +333,9 @@ bool Gateway::admit(const config::Customer& c) {
     b.tokens = burst;
     b.last = now;
   }
+  // Sessions pass the time of their last read, so `now` may be a little
+  // older than another session's: time never runs backwards for the bucket.
+  if (now < b.last) now = b.last;
   double elapsed = std::chrono::duration<double>(now - b.last).count();
   b.last = now;
   b.tokens = std::min(burst, b.tokens + elapsed * c.ingress_mps);

@@ -91,7 +91,7 @@ class Gateway {
   void session_started(SessionBase* s);
   void session_ended(SessionBase* s);
   // Token bucket per customer on this node; false: answer ESME_RTHROTTLED.
-  bool admit(const config::Customer& c);
+  bool admit(const config::Customer& c, std::chrono::steady_clock::time_point now);
 
   const GatewayOptions& options() const { return opts_; }
   kafka::Producer& producer() { return *producer_; }

@@ -23,10 +23,9 @@ MessageIdGenerator::MessageIdGenerator() {
   random_bytes(&lo_, sizeof lo_);
 }
 
-std::string MessageIdGenerator::next() {
-  uint64_t ms = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                          std::chrono::system_clock::now().time_since_epoch())
-                                          .count());
+std::string MessageIdGenerator::next(std::chrono::system_clock::time_point now) {
+  uint64_t ms = static_cast<uint64_t>(
+      std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count());
   uint64_t t;
   uint16_t hi;
   uint64_t lo;

@@ -4,6 +4,7 @@
 // process and count up (a monotonic ULID in hex). 32 characters, inside SMPP's
 // 65 octets, sortable by time, and safe as a Kafka key.
 #include <array>
+#include <chrono>
 #include <cstdint>
 #include <mutex>
 #include <string>
@@ -13,7 +14,9 @@ namespace sluice::gateway {
 class MessageIdGenerator {
  public:
   MessageIdGenerator();
-  std::string next();
+  std::string next() { return next(std::chrono::system_clock::now()); }
+  // `now` may lag another caller's: ids stay unique and never go back in time.
+  std::string next(std::chrono::system_clock::time_point now);
 
  private:
   std::mutex mu_;

@@ -16,8 +16,10 @@
 #include <boost/asio/write.hpp>
 #include <chrono>
 #include <cstring>
+#include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <vector>
 
@@ -49,6 +51,7 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
     write_signal_.expires_at(Clock::time_point::max());
     window_signal_.expires_at(Clock::time_point::max());
     connected_at_ = last_read_ = Clock::now();
+    last_read_wall_ = std::chrono::system_clock::now();
   }
 
   ~Session() override = default;
@@ -151,7 +154,10 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
         rbuf_.resize(rbuf_.size() * 2);
       size_t n = co_await socket_read(asio::buffer(rbuf_.data() + rlen_, rbuf_.size() - rlen_));
       rlen_ += n;
+      // One reading of each clock per socket read serves every PDU in it:
+      // the clocks are a measurable share of a submit_sm's cost.
       last_read_ = Clock::now();
+      last_read_wall_ = std::chrono::system_clock::now();
     }
   }
 
@@ -653,13 +659,13 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
       reply(h, resp_proto, s);
       return;
     }
-    if (!gw_.admit(*c)) {
+    if (!gw_.admit(*c, last_read_)) {
       gw_.count_throttled(c->system_id);
       reply(h, resp_proto, smpp::status::ESME_RTHROTTLED);
       return;
     }
-    IngressContext ctx{c, gw_.options().node, std::chrono::system_clock::now()};
-    std::string id = gw_.ids().next();
+    IngressContext ctx{c, gw_.options().node, last_read_wall_};
+    std::string id = gw_.ids().next(last_read_wall_);
     records::v1::Message rec;
     std::string key;
     if (uint32_t s = to_record(sm, ctx, id, rec, key)) {
@@ -674,26 +680,60 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
             });
   }
 
-  template <class Done>
+  using ProducedFn = std::function<void(uint32_t status, const std::string& id)>;
+
+  // One Kafka delivery report, waiting for the session's strand.
+  struct Produced {
+    kafka::DeliveryResult result;
+    std::string id;
+    Clock::time_point started;
+    ProducedFn done;
+  };
+
   void produce(const smpp::Header& h, std::string id, std::string key,
-               const records::v1::Message& rec, Done done) {
+               const records::v1::Message& rec, ProducedFn done) {
     (void)h;
     ++outstanding_;
-    auto started = Clock::now();
+    auto started = last_read_;
     kafka::Record kr{gw_.submit_topic(), std::move(key), rec.SerializeAsString(), {}};
     gw_.producer().produce(
         std::move(kr), [self = this->shared_from_this(), id = std::move(id), started,
                         done = std::move(done)](const kafka::DeliveryResult& r) mutable {
-          asio::post(self->stream_.get_executor(),
-                     [self, id = std::move(id), started, r, done = std::move(done)]() mutable {
-                       self->on_produced(r, id, started, done);
-                     });
+          self->queue_produced(Produced{r, std::move(id), started, std::move(done)});
         });
   }
 
-  template <class Done>
+  // Runs on the producer's poll thread. Reports arrive in bursts (one per
+  // broker acknowledgement of a batch); a post per report made the poll
+  // thread and the session's strand trade a wake-up for every message, so a
+  // burst is handed over with one post.
+  void queue_produced(Produced p) {
+    bool first;
+    {
+      std::lock_guard lock(produced_mu_);
+      first = produced_.empty();
+      produced_.push_back(std::move(p));
+    }
+    if (first) {
+      asio::post(stream_.get_executor(),
+                 [self = this->shared_from_this()] { self->drain_produced(); });
+    }
+  }
+
+  void drain_produced() {
+    {
+      std::lock_guard lock(produced_mu_);
+      produced_batch_.swap(produced_);
+    }
+    const auto now = Clock::now();
+    for (auto& p : produced_batch_) on_produced(p.result, p.id, p.started, now, p.done);
+    produced_batch_.clear();
+    window_signal_.cancel();
+    maybe_finish_drain();
+  }
+
   void on_produced(const kafka::DeliveryResult& r, const std::string& id, Clock::time_point started,
-                   Done& done) {
+                   Clock::time_point now, ProducedFn& done) {
     --outstanding_;
     uint32_t status = smpp::status::ESME_ROK;
     if (!r.ok()) {
@@ -716,11 +756,9 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
           status = smpp::status::ESME_RSYSERR;
       }
     } else {
-      gw_.observe_submit(Clock::now() - started);
+      gw_.observe_submit(now - started);
     }
     if (!dead_) done(status, id);
-    window_signal_.cancel();
-    maybe_finish_drain();
   }
 
   void on_submit(const smpp::Header& h, const smpp::SubmitSm& sm) {
@@ -753,9 +791,9 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
       int ok = 0;
     };
     auto state = std::make_shared<MultiState>();
-    std::string multi_id = gw_.ids().next();
+    std::string multi_id = gw_.ids().next(last_read_wall_);
     state->resp.message_id = multi_id;
-    IngressContext ctx{c, gw_.options().node, std::chrono::system_clock::now()};
+    IngressContext ctx{c, gw_.options().node, last_read_wall_};
     uint32_t index = 0;
     std::vector<std::tuple<std::string, std::string, records::v1::Message>> to_send;
     for (const auto& d : multi.dests) {
@@ -771,7 +809,7 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
         state->resp.unsuccess.push_back({d.addr, s});
         continue;
       }
-      if (!gw_.admit(*c)) {
+      if (!gw_.admit(*c, last_read_)) {
         gw_.count_throttled(c->system_id);
         state->resp.unsuccess.push_back({d.addr, smpp::status::ESME_RTHROTTLED});
         continue;
@@ -826,12 +864,16 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
   int outstanding_ = 0;
   uint32_t seq_ = 0;
   Clock::time_point connected_at_, last_read_;
+  std::chrono::system_clock::time_point last_read_wall_;
   std::optional<Clock::time_point> enquire_sent_, unbind_sent_;
   struct Delivery {
     std::function<void(uint32_t)> done;
     Clock::time_point sent_at;
   };
   std::map<uint32_t, Delivery> deliveries_;
+  std::mutex produced_mu_;
+  std::vector<Produced> produced_;        // guarded by produced_mu_
+  std::vector<Produced> produced_batch_;  // the strand's, while draining
 };
 
 }  // namespace sluice::gateway

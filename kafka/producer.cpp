@@ -1,5 +1,6 @@
 #include "kafka/producer.h"
 
+#include <array>
 #include <mutex>
 #include <stdexcept>
 
@@ -116,42 +117,43 @@ void Producer::on_error(rd_kafka_t* rk, int err, const char* reason, void* opaqu
 
 void Producer::produce(Record rec, Callback cb) {
   auto* pending = new Pending{std::move(cb)};
-  std::vector<rd_kafka_vu_t> vus;
-  vus.reserve(6 + rec.headers.size());
-  rd_kafka_vu_t v{};
-  v.vtype = RD_KAFKA_VTYPE_TOPIC;
-  v.u.cstr = rec.topic.c_str();
-  vus.push_back(v);
-  v.vtype = RD_KAFKA_VTYPE_KEY;
-  v.u.mem.ptr = rec.key.data();
-  v.u.mem.size = rec.key.size();
-  vus.push_back(v);
-  v.vtype = RD_KAFKA_VTYPE_VALUE;
-  v.u.mem.ptr = rec.tombstone ? nullptr : rec.value.data();
-  v.u.mem.size = rec.tombstone ? 0 : rec.value.size();
-  vus.push_back(v);
-  v.vtype = RD_KAFKA_VTYPE_MSGFLAGS;
-  v.u.i = RD_KAFKA_MSG_F_COPY;
-  vus.push_back(v);
-  v.vtype = RD_KAFKA_VTYPE_OPAQUE;
-  v.u.ptr = pending;
-  vus.push_back(v);
+  // The gateway produces a record per submit_sm: the argument list lives on
+  // the stack unless a record carries many headers.
+  const size_t count = 6 + rec.headers.size();
+  std::array<rd_kafka_vu_t, 16> small;
+  std::vector<rd_kafka_vu_t> large;
+  rd_kafka_vu_t* vus = small.data();
+  if (count > small.size()) {
+    large.resize(count);
+    vus = large.data();
+  }
+  size_t n = 0;
+  vus[n].vtype = RD_KAFKA_VTYPE_TOPIC;
+  vus[n++].u.cstr = rec.topic.c_str();
+  vus[n].vtype = RD_KAFKA_VTYPE_KEY;
+  vus[n].u.mem.ptr = rec.key.data();
+  vus[n++].u.mem.size = rec.key.size();
+  vus[n].vtype = RD_KAFKA_VTYPE_VALUE;
+  vus[n].u.mem.ptr = rec.tombstone ? nullptr : rec.value.data();
+  vus[n++].u.mem.size = rec.tombstone ? 0 : rec.value.size();
+  vus[n].vtype = RD_KAFKA_VTYPE_MSGFLAGS;
+  vus[n++].u.i = RD_KAFKA_MSG_F_COPY;
+  vus[n].vtype = RD_KAFKA_VTYPE_OPAQUE;
+  vus[n++].u.ptr = pending;
   if (rec.partition != RD_KAFKA_PARTITION_UA) {
-    v.vtype = RD_KAFKA_VTYPE_PARTITION;
-    v.u.i32 = rec.partition;
-    vus.push_back(v);
+    vus[n].vtype = RD_KAFKA_VTYPE_PARTITION;
+    vus[n++].u.i32 = rec.partition;
   }
   for (const auto& [name, value] : rec.headers) {
-    v.vtype = RD_KAFKA_VTYPE_HEADER;
-    v.u.header.name = name.c_str();
-    v.u.header.val = value.data();
-    v.u.header.size = static_cast<ssize_t>(value.size());
-    vus.push_back(v);
+    vus[n].vtype = RD_KAFKA_VTYPE_HEADER;
+    vus[n].u.header.name = name.c_str();
+    vus[n].u.header.val = value.data();
+    vus[n++].u.header.size = static_cast<ssize_t>(value.size());
   }
   rd_kafka_error_t* error = nullptr;
   {
     std::shared_lock lock(mu_);
-    error = rd_kafka_produceva(rk_, vus.data(), vus.size());
+    error = rd_kafka_produceva(rk_, vus, n);
   }
   if (error) {
     DeliveryResult r;

@@ -25,6 +25,7 @@ int main(int argc, char** argv) {
   long rate = 0;
   int partitions = 12;
   long in_flight = 100000;
+  long linger_ms = -1;  // -1: the Producer's default, which the gateway uses too
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     auto next = [&](const char* name) -> std::string {
@@ -46,12 +47,14 @@ int main(int argc, char** argv) {
       rate = std::atol(next("--rate").c_str());
     else if (a == "--partitions")
       partitions = std::atoi(next("--partitions").c_str());
+    else if (a == "--linger-ms")
+      linger_ms = std::max(0L, std::atol(next("--linger-ms").c_str()));
     else if (a == "--in-flight")
       in_flight = std::max(1L, std::atol(next("--in-flight").c_str()));
     else {
       std::fprintf(stderr,
                    "usage: bench-raw-produce --kafka ADDR --topic T --count N [--partitions P] "
-                   "[--rate R] [--in-flight N]\n");
+                   "[--rate R] [--in-flight N] [--linger-ms MS]\n");
       return 2;
     }
   }
@@ -73,7 +76,9 @@ int main(int argc, char** argv) {
   m.set_gateway_node("node");
   m.set_source_command(4);
   std::string value = m.SerializeAsString();
-  sluice::kafka::Producer producer(ko);
+  sluice::kafka::ProducerOptions po;
+  if (linger_ms >= 0) po.linger = std::chrono::milliseconds(linger_ms);
+  sluice::kafka::Producer producer(ko, po);
   std::atomic<long> acked{0}, failed{0};
   std::mutex mu;
   std::vector<double> latencies_ms;

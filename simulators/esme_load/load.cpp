@@ -463,8 +463,12 @@ Load::Load(asio::io_context& io, Config cfg) : io_(io), cfg_(std::move(cfg)) {
   }
   filler_ = encode_or_die(filler, smpp::Charset::Gsm7);
   const uint64_t expected_parts = std::min<uint64_t>(cfg_.count * 2, 4'000'000);
-  records_.reserve(expected_parts);
-  by_id_.reserve(expected_parts);
+  if (track_receipts()) {
+    records_.reserve(expected_parts);
+    by_id_.reserve(expected_parts);
+  } else {
+    plain_ids_.reserve(expected_parts);
+  }
 }
 
 int64_t Load::now_ns() const {
@@ -606,6 +610,10 @@ void Load::on_submit_resp(const Conn::Pending& p, uint32_t st, const std::string
   if (st == status::ESME_ROK) {
     ++acked_;
     const uint64_t h = id_hash(id);
+    if (!track_receipts()) {
+      plain_ids_.push_back(h);
+      return;
+    }
     const auto idx = static_cast<uint32_t>(records_.size());
     records_.push_back(Record{p.sent_ns, 0});
     auto [it, inserted] = by_id_.emplace(h, idx);
@@ -773,6 +781,15 @@ bool Load::ok() const {
   return true;
 }
 
+uint64_t Load::duplicate_ids() const {
+  if (plain_ids_.empty()) return duplicate_ids_;
+  std::vector<uint64_t> sorted = plain_ids_;
+  std::sort(sorted.begin(), sorted.end());
+  uint64_t dups = 0;
+  for (size_t i = 1; i < sorted.size(); ++i) dups += sorted[i] == sorted[i - 1];
+  return duplicate_ids_ + dups;
+}
+
 nlohmann::json Load::report() const {
   using nlohmann::json;
   auto latency = [](const Histogram& h) {
@@ -818,7 +835,7 @@ nlohmann::json Load::report() const {
       {"lost", lost_},
       {"outstanding", outstanding},
       {"unexpected_responses", unexpected_resp_},
-      {"duplicate_message_ids", duplicate_ids_},
+      {"duplicate_message_ids", duplicate_ids()},
       {"throughput", busy > 0 ? static_cast<double>(acked_) / busy : 0.0},
       {"dlr",
        {{"expected", expected},

@@ -159,6 +159,7 @@ class Load {
   void on_receipt(const std::string& id, uint8_t state, int64_t now_ns);
   std::optional<uint32_t> find_record(const std::string& id) const;
   void print_progress(Clock::time_point now);
+  bool track_receipts() const { return (cfg_.registered_delivery & 0x03) != 0; }
   bool expect_all_receipts() const {
     const uint8_t rd = cfg_.registered_delivery & 0x03;
     return rd == 1 || rd == 3;
@@ -192,6 +193,11 @@ class Load {
   Histogram submit_latency_us_, dlr_latency_us_;
   uint64_t progress_last_submits_ = 0;
   Clock::time_point progress_last_{};
+
+  // Without receipts only uniqueness is checked, at the end: a sort of
+  // hashes costs far less per response than a node-based map insert.
+  std::vector<uint64_t> plain_ids_;
+  uint64_t duplicate_ids() const;
 
   // Receipt correlation: id hash -> record.
   std::vector<Record> records_;
