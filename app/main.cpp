@@ -54,7 +54,8 @@ constexpr const char* kStageFlags = R"(Common flags:
   --node NAME          this instance's name                             [hostname]
   --log-level LEVEL    debug|info|warn|error                                 [info]
   --log-json           one JSON object per log line
-  --kafka-linger-ms N  how long a record may wait to share a batch (0-1000)   [stage's]
+  --kafka-linger-ms N  how long a record may wait to share a batch, 0-1000
+                       [1 where the gateway runs, else 5]
   --help               this text
 )";
 

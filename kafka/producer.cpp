@@ -115,7 +115,7 @@ void Producer::on_error(rd_kafka_t* rk, int err, const char* reason, void* opaqu
                                {"reason", reason}});
 }
 
-void Producer::produce(Record rec, Callback cb) {
+void Producer::produce(const Record& rec, Callback cb) {
   auto* pending = new Pending{std::move(cb)};
   // The gateway produces a record per submit_sm: the argument list lives on
   // the stack unless a record carries many headers.
@@ -131,10 +131,12 @@ void Producer::produce(Record rec, Callback cb) {
   vus[n].vtype = RD_KAFKA_VTYPE_TOPIC;
   vus[n++].u.cstr = rec.topic.c_str();
   vus[n].vtype = RD_KAFKA_VTYPE_KEY;
-  vus[n].u.mem.ptr = rec.key.data();
+  // librdkafka's vu type is not const-correct; with RD_KAFKA_MSG_F_COPY it
+  // only reads (and copies) these bytes.
+  vus[n].u.mem.ptr = const_cast<char*>(rec.key.data());
   vus[n++].u.mem.size = rec.key.size();
   vus[n].vtype = RD_KAFKA_VTYPE_VALUE;
-  vus[n].u.mem.ptr = rec.tombstone ? nullptr : rec.value.data();
+  vus[n].u.mem.ptr = rec.tombstone ? nullptr : const_cast<char*>(rec.value.data());
   vus[n++].u.mem.size = rec.tombstone ? 0 : rec.value.size();
   vus[n].vtype = RD_KAFKA_VTYPE_MSGFLAGS;
   vus[n++].u.i = RD_KAFKA_MSG_F_COPY;

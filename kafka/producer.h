@@ -64,7 +64,7 @@ class Producer {
   Producer& operator=(const Producer&) = delete;
 
   // cb runs exactly once, on the poll thread (or inline on immediate failure).
-  void produce(Record record, Callback cb);
+  void produce(const Record& record, Callback cb);
 
   // Asio form: completes with DeliveryResult on the handler's executor.
   template <typename Token>

@@ -228,8 +228,8 @@ void StageLoop::emit(std::vector<Record> records, Done done) {
 }
 
 void StageLoop::emit_one(std::shared_ptr<EmitState> st, size_t i, int attempt) {
-  Record copy = st->records[i];
-  producer_->produce(std::move(copy), [this, st, i, attempt](const DeliveryResult& r) {
+  // librdkafka copies the payload; the record stays in st for a retry.
+  producer_->produce(st->records[i], [this, st, i, attempt](const DeliveryResult& r) {
     if (r.ok()) {
       if (--st->left == 0) st->done();
       return;

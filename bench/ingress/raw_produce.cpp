@@ -1,5 +1,6 @@
 // The broker's raw produce rate for records like Sluice's: the same producer
-// settings as the gateway (acks=all, idempotent, no compression, linger 5 ms), the same
+// settings as the gateway (acks=all, idempotent, no compression; bench/ingress/run
+// passes the gateway's linger, 1 ms), the same
 // record size, measured from the first send to the last acknowledgement.
 // With --rate R the records are paced at R per second instead, and each
 // one's send-to-acknowledgement latency is reported (p50/p99/max): the floor
