@@ -10,6 +10,7 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <type_traits>
 #include <vector>
 
 #include "app/args.h"
@@ -145,10 +146,10 @@ int run_topics(const std::vector<std::string>& argv) {
 }
 
 int run_stage_command(const std::string& cmd, const std::vector<std::string>& argv) {
-  Args args(
-      {"kafka", "pg", "http", "topic-prefix", "state-dir", "node", "log-level", "smpp", "smpp-tls",
-       "tls-cert", "tls-key", "status-entries", "provider", "demo-password", "kafka-linger-ms"},
-      {"log-json", "help", "demo"});
+  Args args({"kafka", "pg", "http", "topic-prefix", "state-dir", "node", "log-level", "smpp",
+             "smpp-tls", "tls-cert", "tls-key", "status-entries", "provider", "demo-password",
+             "kafka-linger-ms", "dlr-coalesce-ms"},
+            {"log-json", "help", "demo"});
   std::string usage =
       "usage: sluice " + cmd + " [flags]\n\n" + kStageFlags + sluice::app::stage_flags_help(cmd);
   std::string err;
@@ -183,20 +184,22 @@ int run_stage_command(const std::string& cmd, const std::vector<std::string>& ar
   s.smpp_tls_listen = args.value_or("smpp-tls", "127.0.0.1:3550");
   s.tls_cert = args.value_or("tls-cert", "");
   s.tls_key = args.value_or("tls-key", "");
-  if (auto n = args.value("status-entries")) {
+  // A numeric flag: absent leaves `out` alone; out of [lo, hi] is a usage error.
+  auto number = [&](const char* flag, long long lo, long long hi, auto& out) -> bool {
+    auto n = args.value(flag);
+    if (!n) return true;
     char* end = nullptr;
     long long v = std::strtoll(n->c_str(), &end, 10);
-    if (!end || *end || v < 1000 || v > 100'000'000)
-      return usage_error("--status-entries wants a number from 1000 to 100000000", usage.c_str());
-    s.status_entries = static_cast<size_t>(v);
-  }
-  if (auto n = args.value("kafka-linger-ms")) {
-    char* end = nullptr;
-    long long v = std::strtoll(n->c_str(), &end, 10);
-    if (n->empty() || !end || *end || v < 0 || v > 1000)
-      return usage_error("--kafka-linger-ms wants a number from 0 to 1000", usage.c_str());
-    s.kafka_linger_ms = static_cast<int>(v);
-  }
+    if (n->empty() || !end || *end || v < lo || v > hi) return false;
+    out = static_cast<std::remove_reference_t<decltype(out)>>(v);
+    return true;
+  };
+  if (!number("status-entries", 1000, 100'000'000, s.status_entries))
+    return usage_error("--status-entries wants a number from 1000 to 100000000", usage.c_str());
+  if (!number("kafka-linger-ms", 0, 1000, s.kafka_linger_ms))
+    return usage_error("--kafka-linger-ms wants a number from 0 to 1000", usage.c_str());
+  if (!number("dlr-coalesce-ms", 0, 60000, s.dlr_coalesce_ms))
+    return usage_error("--dlr-coalesce-ms wants a number from 0 to 60000", usage.c_str());
   return sluice::app::run_stages(s);
 }
 

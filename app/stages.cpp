@@ -49,6 +49,12 @@ std::string stage_flags_help(const std::string& command) {
                        cancel_sm and replace_sm (about 250 bytes each)  [1000000]
 )";
   }
+  if (command == "all" || command == "dlr") {
+    h += R"(DLR flags:
+  --dlr-coalesce-ms N  how long the join's own writes wait for a receipt that
+                       overwrites them, 0-60000 (0: write at once)       [1000]
+)";
+  }
   return h;
 }
 
@@ -252,6 +258,7 @@ int run_stages(const StageSettings& s) {
     dlr::DlrOptions dop;
     dop.topic_prefix = s.topic_prefix;
     dop.node = s.node;
+    if (s.dlr_coalesce_ms >= 0) dop.coalesce_hold = std::chrono::milliseconds(s.dlr_coalesce_ms);
     dlr_stage = std::make_unique<dlr::DlrStage>(ko, producer, config, dop, *rt.registry());
     dlr_stage->start();
     auto* d = dlr_stage.get();

@@ -434,7 +434,8 @@ bool DlrCorrelator::match(int32_t partition, JoinPartition& jp, const std::strin
     return true;
   }
   learn(pd.provider_id(), rel);
-  rec::Sent full = e->st.sent();
+  rec::Sent full;
+  full.Swap(e->st.mutable_sent());  // the entry keeps a slim copy, below
   // Only what restoring and de-duplicating need stays, for done_linger.
   rec::Sent slim;
   slim.set_schema_version(full.schema_version());

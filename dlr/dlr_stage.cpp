@@ -9,6 +9,7 @@
 #include <unordered_map>
 
 #include "common/log.h"
+#include "dlr/coalescer.h"
 #include "dlr/state_reader.h"
 #include "kafka/consumer.h"
 #include "kafka/stage_loop.h"
@@ -109,11 +110,17 @@ namespace {
 struct Lane {
   enum class Kind { join, parts, mo };
   Lane(Kind k, std::string t, std::string g, const CorrelatorOptions& co, SnapshotFn snapshot,
-       DlrMetrics* metrics)
-      : kind(k), topic(std::move(t)), group(std::move(g)), corr(co, std::move(snapshot), metrics) {}
+       DlrMetrics* metrics, std::chrono::milliseconds hold, size_t max_held)
+      : kind(k),
+        topic(std::move(t)),
+        group(std::move(g)),
+        corr(co, std::move(snapshot), metrics),
+        coalescer(hold, max_held) {}
   Kind kind;
   std::string topic, group;
-  DlrCorrelator corr;  // this lane's polling thread only
+  DlrCorrelator corr;          // this lane's polling thread only
+  WriteCoalescer coalescer;    // this lane's polling thread only
+  int64_t next_corr_tick = 0;  // ms
   std::unique_ptr<kafka::StageLoop> loop;
   std::deque<Pending> deferred;  // records that came before any configuration
   std::atomic<size_t> entries{0};
@@ -139,14 +146,15 @@ struct DlrStage::Impl : std::enable_shared_from_this<Impl> {
         parts_topic(schema::topic_name(opts.topic_prefix, "sms.dlr-parts")) {
     std::string group = opts.group_id.empty() ? opts.topic_prefix + "sluice-dlr" : opts.group_id;
     auto co = opts.correlator();
+    // Only the join sees a record and its overwrite close together.
     lanes.push_back(std::make_unique<Lane>(
         Lane::Kind::join, schema::topic_name(opts.topic_prefix, "sms.provider-events"), group, co,
-        snapshot, &metrics));
+        snapshot, &metrics, opts.coalesce_hold, opts.max_held));
     lanes.push_back(std::make_unique<Lane>(Lane::Kind::parts, parts_topic, group + "-parts", co,
-                                           snapshot, &metrics));
+                                           snapshot, &metrics, 0ms, 0));
     lanes.push_back(std::make_unique<Lane>(Lane::Kind::mo,
                                            schema::topic_name(opts.topic_prefix, "sms.mo"),
-                                           group + "-mo", co, snapshot, &metrics));
+                                           group + "-mo", co, snapshot, &metrics, 0ms, 0));
   }
 
   void start();
@@ -154,6 +162,8 @@ struct DlrStage::Impl : std::enable_shared_from_this<Impl> {
   void handle(Lane& lane, const rd_kafka_message_t& m, kafka::StageLoop::Done done);
   void process(Lane& lane, Pending& p);
   void ship(Lane& lane, Output out, kafka::StageLoop::Done done);
+  void offer(Lane& lane, Output out, kafka::StageLoop::Done done, int64_t now);
+  void ship_all(Lane& lane, std::vector<Shipment> shipments);
   void on_assign(Lane& lane, const std::vector<kafka::TopicPartition>& tps);
   void on_revoke(Lane& lane, const std::vector<kafka::TopicPartition>& tps);
   void tick(Lane& lane);
@@ -183,6 +193,12 @@ void DlrStage::Impl::start() {
     so.name = "dlr";
     so.commit_interval = opts.commit_interval;
     so.tick_interval = opts.tick_interval;
+    if (lane.kind == Lane::Kind::join && opts.coalesce_hold.count() > 0) {
+      // Held outputs are in flight for the loop: room for them besides the
+      // usual bound, and a tick often enough to end holds on time.
+      so.max_in_flight += opts.max_held;
+      so.tick_interval = std::min<std::chrono::milliseconds>(opts.tick_interval, 50ms);
+    }
     so.consumer.group_id = lane.group;
     so.consumer.topics = {lane.topic};
     if (lane.kind != Lane::Kind::mo) {
@@ -201,6 +217,7 @@ void DlrStage::Impl::start() {
           handle(lane, m, std::move(done));
         });
     lane.loop->set_tick([this, &lane](kafka::Consumer&) { tick(lane); });
+    lane.loop->set_flush([this, &lane] { ship_all(lane, lane.coalescer.flush()); });
   }
   for (auto& lane : lanes) lane->loop->start();
   log::info("dlr stage started", {{"group", lanes.front()->group}, {"node", opts.node}});
@@ -307,8 +324,30 @@ void DlrStage::Impl::process(Lane& lane, Pending& p) {
       break;
     }
   }
-  ship(lane, std::move(out), std::move(p.done));
+  offer(lane, std::move(out), std::move(p.done), now);
   lane.entries = lane.corr.entries();
+}
+
+void DlrStage::Impl::offer(Lane& lane, Output out, kafka::StageLoop::Done done, int64_t now) {
+  uint64_t saved = lane.coalescer.saved();
+  ship_all(lane, lane.coalescer.offer(std::move(out), std::move(done), now));
+  if (lane.coalescer.saved() > saved) metrics.coalesced(lane.coalescer.saved() - saved);
+}
+
+void DlrStage::Impl::ship_all(Lane& lane, std::vector<Shipment> shipments) {
+  for (auto& s : shipments) {
+    kafka::StageLoop::Done done;
+    if (s.dones.size() == 1) {
+      done = std::move(s.dones.front());
+    } else if (!s.dones.empty()) {
+      done = [dones = std::move(s.dones)] {
+        for (const auto& d : dones) d();
+      };
+    } else {
+      done = [] {};
+    }
+    ship(lane, std::move(s.out), std::move(done));
+  }
 }
 
 void DlrStage::Impl::ship(Lane& lane, Output out, kafka::StageLoop::Done done) {
@@ -412,8 +451,13 @@ void DlrStage::Impl::tick(Lane& lane) {
       process(lane, p);
     }
   }
-  Output out = lane.corr.tick(now_ms());
-  if (!out.empty()) ship(lane, std::move(out), [] {});
+  int64_t now = now_ms();
+  ship_all(lane, lane.coalescer.due(now));
+  if (now >= lane.next_corr_tick) {
+    lane.next_corr_tick = now + opts.tick_interval.count();
+    Output out = lane.corr.tick(now);
+    if (!out.empty()) offer(lane, std::move(out), nullptr, now);
+  }
   lane.entries = lane.corr.entries();
   // One lane speaks for the stage's gauges.
   if (lane.kind == Lane::Kind::join) {

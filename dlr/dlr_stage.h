@@ -44,6 +44,11 @@ struct DlrOptions {
   // goes on with what it has read.
   std::chrono::milliseconds restore_timeout = 120s;
   std::chrono::milliseconds tick_interval = 1s;
+  // How long the join's own writes (a Sent's changelog entry and ENROUTE
+  // status) wait for a receipt that would overwrite them (dlr/coalescer.h);
+  // 0 writes them at once. Bounded by max_held outputs.
+  std::chrono::milliseconds coalesce_hold = 1s;
+  size_t max_held = 100000;
   std::chrono::milliseconds commit_interval = 500ms;
 
   CorrelatorOptions correlator() const;

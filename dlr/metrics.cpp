@@ -25,6 +25,11 @@ DlrMetrics::DlrMetrics(prometheus::Registry& registry)
                    .Help("Join entries dropped early because the DLR join reached its size bound")
                    .Register(registry)
                    .Add({})),
+      coalesced_(prometheus::BuildCounter()
+                     .Name("sluice_dlr_writes_coalesced_total")
+                     .Help("Join changelog and status writes overwritten before they were made")
+                     .Register(registry)
+                     .Add({})),
       no_final_(prometheus::BuildCounter()
                     .Name("sluice_dlr_no_final_receipt_total")
                     .Help("Submitted messages whose join entry expired without a final receipt")
@@ -40,5 +45,21 @@ DlrMetrics::DlrMetrics(prometheus::Registry& registry)
                    .Help("Entries in the DLR join state of this instance")
                    .Register(registry)
                    .Add({})) {}
+
+prometheus::Counter& DlrMetrics::cached(Cache& cache,
+                                        prometheus::Family<prometheus::Counter>& family,
+                                        const char* label, const std::string& value) {
+  std::lock_guard lock(cache_mu_);
+  auto it = cache.find(value);
+  if (it != cache.end()) return *it->second;
+  prometheus::Counter* c = nullptr;
+  if (&family == &records_)
+    c = &family.Add({{"stage", "dlr"}, {label, value}});
+  else
+    c = &family.Add({{label, value}});
+  // Receipt stats come from providers: bound what one can make us remember.
+  if (cache.size() < 256) cache.emplace(value, c);
+  return *c;
+}
 
 }  // namespace sluice::dlr

@@ -9,7 +9,9 @@
 #include <prometheus/gauge.h>
 #include <prometheus/registry.h>
 
+#include <mutex>
 #include <string>
+#include <unordered_map>
 
 namespace sluice::dlr {
 
@@ -18,15 +20,19 @@ class DlrMetrics {
   explicit DlrMetrics(prometheus::Registry& registry);
 
   // A receipt from a provider, by its stat (DELIVRD, UNDELIV, ENROUTE, ...).
-  void receipt(const std::string& stat) { receipts_.Add({{"stat", stat}}).Increment(); }
+  void receipt(const std::string& stat) {
+    cached(receipt_cache_, receipts_, "stat", stat).Increment();
+  }
   void unmatched() { unmatched_.Increment(); }
   // routed | no_owner | invalid
   void mo(const std::string& result) { mo_.Add({{"result", result}}).Increment(); }
   // ok | duplicate | invalid
   void record(const std::string& result) {
-    records_.Add({{"stage", "dlr"}, {"result", result}}).Increment();
+    cached(record_cache_, records_, "result", result).Increment();
   }
   void evicted() { evicted_.Increment(); }
+  // Join writes (changelog entries, statuses) overwritten before they were made.
+  void coalesced(uint64_t n) { coalesced_.Increment(static_cast<double>(n)); }
   void no_final_receipt() { no_final_.Increment(); }
   void set_lag(double v) { lag_.Set(v); }
   void set_entries(double v) { entries_.Set(v); }
@@ -35,11 +41,19 @@ class DlrMetrics {
   double evicted_value() const { return evicted_.Value(); }
 
  private:
+  using Cache = std::unordered_map<std::string, prometheus::Counter*>;
+  // Family::Add builds and hashes a label map on every call; a record costs
+  // a few of these, so the counters are looked up once per label value.
+  prometheus::Counter& cached(Cache& cache, prometheus::Family<prometheus::Counter>& family,
+                              const char* label, const std::string& value);
+  std::mutex cache_mu_;  // the lanes' polling threads share the metrics
+  Cache receipt_cache_, record_cache_;
   prometheus::Family<prometheus::Counter>& receipts_;
   prometheus::Counter& unmatched_;
   prometheus::Family<prometheus::Counter>& mo_;
   prometheus::Family<prometheus::Counter>& records_;
   prometheus::Counter& evicted_;
+  prometheus::Counter& coalesced_;
   prometheus::Counter& no_final_;
   prometheus::Gauge& lag_;
   prometheus::Gauge& entries_;

@@ -90,6 +90,7 @@ StageLoop::StageLoop(KafkaOptions kopts, StageLoopOptions opts, std::shared_ptr<
   // Before a partition goes to another member, finish what is in flight for
   // it (bounded) and commit, so the next owner repeats as little as possible.
   opts_.consumer.on_revoke = [this, user_revoke](const std::vector<TopicPartition>& tps) {
+    if (flush_) flush_();
     auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
     while (tracker_.in_flight(tps) > 0 && std::chrono::steady_clock::now() < deadline)
       std::this_thread::sleep_for(std::chrono::milliseconds(5));
@@ -187,6 +188,7 @@ void StageLoop::run() {
     }
   }
   // Drain: what was taken gets its outcome, then the final commit.
+  if (flush_) flush_();
   auto deadline = std::chrono::steady_clock::now() + opts_.drain_timeout;
   while (tracker_.in_flight() > 0 && std::chrono::steady_clock::now() < deadline) {
     consumer_->poll(std::chrono::milliseconds(0));

@@ -93,6 +93,10 @@ class StageLoop {
   void on_poll_thread(std::function<void(Consumer&)> fn);
   // Called on the polling thread each turn (timers of the stage).
   void set_tick(std::function<void(Consumer&)> fn) { tick_ = std::move(fn); }
+  // For a handler that holds records back before calling their Done: runs on
+  // the polling thread before a revoke waits for in-flight records and before
+  // the drain at stop, so that nothing waits for a hold to end.
+  void set_flush(std::function<void()> fn) { flush_ = std::move(fn); }
 
  private:
   void run();
@@ -120,6 +124,7 @@ class StageLoop {
   std::mutex tasks_mu_;
   std::vector<std::function<void(Consumer&)>> tasks_;
   std::function<void(Consumer&)> tick_;
+  std::function<void()> flush_;
   bool load_paused_ = false;  // poll thread only
   std::vector<TopicPartition> paused_for_load_;
 };
