@@ -56,7 +56,7 @@ constexpr const char* kStageFlags = R"(Common flags:
   --log-level LEVEL    debug|info|warn|error                                 [info]
   --log-json           one JSON object per log line
   --kafka-linger-ms N  how long a record may wait to share a batch, 0-1000
-                       [1 where the gateway runs, else 5]
+                       [1 where the gateway runs, else 10]
   --help               this text
 )";
 
