@@ -130,17 +130,20 @@ async function main() {
   check(qn.command_status === 0x67, `query_sm of an unknown id: ESME_RQUERYFAIL, got ${qn.command_status}`);
 
   // Queued at the sender behind a provider paced at 1 message/s: the last of
-  // five is cancelled while it waits in the sender's queue, and the sender
+  // eight is cancelled while it waits in the sender's queue (about 7 s: a
+  // loaded CI machine once took 4 s to pass a cancel on), and the sender
   // drops it and records it DELETED.
   const queued = [];
-  for (let i = 1; i <= 5; i++) queued.push(await submit(`44780000000${i}`, `queued ${i}`, ''));
+  for (let i = 1; i <= 8; i++) queued.push(await submit(`44780000000${i}`, `queued ${i}`, ''));
   seen.queued = queued;
-  const last = queued[4];
+  const last = queued[7];
   await until('query_sm(last queued) on node 2', async () => (await query(s2, last)).command_status === 0, 10000);
+  const before = await query(s2, last);
+  seen.query_last_before_cancel = { status: before.command_status, state: before.message_state };
   const cq = await call(s2, 'cancel_sm', { message_id: last, source_addr: '12345' });
   seen.cancel_queued = cq.command_status;
   check(cq.command_status === 0, `cancel_sm of a queued message: ESME_ROK, got ${cq.command_status}`);
-  await until('the receipt of the fourth queued message', async () => receipts[queued[3]] !== undefined, 30000);
+  await until('the receipt of the seventh queued message', async () => receipts[queued[6]] !== undefined, 30000);
   const ql = await until('query_sm(last queued) says DELETED', async () => {
     const r = await query(s1, last);
     return r.command_status === 0 && r.message_state === 4 ? r : null;
