@@ -1,4 +1,5 @@
-// `sluice topics --check` fails on a missing topic and passes after --create.
+// `sluice topics --check` fails on a missing topic and passes after --create;
+// bad flags of the commands print their usage.
 #include "schema/topics.h"
 
 #include <gtest/gtest.h>
@@ -74,6 +75,24 @@ TEST(TopicsCommand, BadFlagPrintsUsageAndExitsNonZero) {
   auto r2 = run(sluice::test::sluice_binary() + " nosuchcommand");
   EXPECT_EQ(r2.status, 2);
   EXPECT_NE(r2.output.find("usage: sluice"), std::string::npos);
+}
+
+// A stage's numeric flags are checked before anything starts: a bad value is
+// named, the usage follows, and the exit status is 2.
+TEST(StageCommand, OutOfRangeNumericFlagsPrintUsageAndExitTwo) {
+  const std::string bin = sluice::test::sluice_binary();
+  for (const char* args : {"dlr --dlr-coalesce-ms 60001", "dlr --dlr-coalesce-ms -5",
+                           "gateway --kafka-linger-ms 1001", "router --kafka-linger-ms abc",
+                           "gateway --kafka-linger-ms ''", "gateway --status-entries 999"}) {
+    auto r = run(bin + " " + args);
+    EXPECT_EQ(r.status, 2) << args << ": " << r.output;
+    EXPECT_NE(r.output.find("wants a number"), std::string::npos) << args << ": " << r.output;
+    EXPECT_NE(r.output.find("usage: sluice"), std::string::npos) << args << ": " << r.output;
+  }
+  auto help = run(bin + " dlr --help");
+  EXPECT_EQ(help.status, 0);
+  EXPECT_NE(help.output.find("--dlr-coalesce-ms"), std::string::npos) << help.output;
+  EXPECT_NE(help.output.find("--kafka-linger-ms"), std::string::npos) << help.output;
 }
 
 }  // namespace
