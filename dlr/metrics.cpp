@@ -48,18 +48,17 @@ DlrMetrics::DlrMetrics(prometheus::Registry& registry)
 
 prometheus::Counter& DlrMetrics::cached(Cache& cache,
                                         prometheus::Family<prometheus::Counter>& family,
-                                        const char* label, const std::string& value) {
+                                        const prometheus::Labels& fixed, const char* label,
+                                        const std::string& value) {
   std::lock_guard lock(cache_mu_);
   auto it = cache.find(value);
   if (it != cache.end()) return *it->second;
-  prometheus::Counter* c = nullptr;
-  if (&family == &records_)
-    c = &family.Add({{"stage", "dlr"}, {label, value}});
-  else
-    c = &family.Add({{label, value}});
+  prometheus::Labels labels = fixed;
+  labels.emplace(label, value);
+  prometheus::Counter& c = family.Add(labels);
   // Receipt stats come from providers: bound what one can make us remember.
-  if (cache.size() < 256) cache.emplace(value, c);
-  return *c;
+  if (cache.size() < 256) cache.emplace(value, &c);
+  return c;
 }
 
 }  // namespace sluice::dlr

@@ -21,14 +21,14 @@ class DlrMetrics {
 
   // A receipt from a provider, by its stat (DELIVRD, UNDELIV, ENROUTE, ...).
   void receipt(const std::string& stat) {
-    cached(receipt_cache_, receipts_, "stat", stat).Increment();
+    cached(receipt_cache_, receipts_, kNoLabels, "stat", stat).Increment();
   }
   void unmatched() { unmatched_.Increment(); }
   // routed | no_owner | invalid
   void mo(const std::string& result) { mo_.Add({{"result", result}}).Increment(); }
   // ok | duplicate | invalid
   void record(const std::string& result) {
-    cached(record_cache_, records_, "result", result).Increment();
+    cached(record_cache_, records_, kStageLabels, "result", result).Increment();
   }
   void evicted() { evicted_.Increment(); }
   // Join writes (changelog entries, statuses) overwritten before they were made.
@@ -42,10 +42,15 @@ class DlrMetrics {
 
  private:
   using Cache = std::unordered_map<std::string, prometheus::Counter*>;
+  // Built once: a hit in the cache then allocates nothing.
+  inline static const prometheus::Labels kNoLabels{};
+  inline static const prometheus::Labels kStageLabels{{"stage", "dlr"}};
   // Family::Add builds and hashes a label map on every call; a record costs
   // a few of these, so the counters are looked up once per label value.
+  // `labels` are the series' fixed labels; `label` = `value` is the varying one.
   prometheus::Counter& cached(Cache& cache, prometheus::Family<prometheus::Counter>& family,
-                              const char* label, const std::string& value);
+                              const prometheus::Labels& labels, const char* label,
+                              const std::string& value);
   std::mutex cache_mu_;  // the lanes' polling threads share the metrics
   Cache receipt_cache_, record_cache_;
   prometheus::Family<prometheus::Counter>& receipts_;
