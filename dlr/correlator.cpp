@@ -244,35 +244,80 @@ void DlrCorrelator::persist(int32_t partition, const std::string& state_key, con
 // ---------------------------------------------------------------------------
 // Join
 
-std::vector<std::pair<std::string, pid::Relation>> DlrCorrelator::candidates(
-    JoinPartition& jp, const std::string& join_key, const pid::Parsed& receipt_id) {
-  std::vector<std::pair<std::string, pid::Relation>> out;
-  auto bj = jp.by_join.find(join_key);
-  if (bj == jp.by_join.end()) return out;
-  for (const auto& sk : bj->second) {
-    const Entry* e = find(jp, sk);
-    if (!e || e->kind != Kind::sent) continue;
-    auto rel = pid::relation(e->id, receipt_id);
-    if (rel != pid::Relation::none) out.push_back({sk, rel});
+std::vector<DlrCorrelator::Choice> DlrCorrelator::candidates(JoinPartition& jp,
+                                                             const std::string& join_key,
+                                                             const pid::Parsed& receipt_id,
+                                                             bool done) {
+  std::vector<Choice> out;
+  if (!done) {
+    if (auto bj = jp.by_join.find(join_key); bj != jp.by_join.end())
+      for (const auto& sk : bj->second) {
+        const Entry* e = find(jp, sk);
+        if (!e || e->kind != Kind::sent) continue;
+        auto rel = pid::relation(e->id, receipt_id);
+        if (rel != pid::Relation::none) out.push_back({sk, rel, false});
+      }
+    return out;
+  }
+  auto [from, to] = jp.done_by_join.equal_range(join_key);
+  for (auto it = from; it != to; ++it) {
+    auto rel = pid::relation(it->second->id, receipt_id);
+    if (rel != pid::Relation::none) out.push_back({it->second->state_key, rel, true});
   }
   return out;
 }
 
-std::optional<std::string> DlrCorrelator::choose(JoinPartition& jp, const std::string& join_key,
-                                                 const pid::Parsed& receipt_id, int64_t provider_id,
-                                                 int64_t waited, pid::Relation* rel) {
-  auto cands = candidates(jp, join_key, receipt_id);
-  if (cands.empty()) return std::nullopt;
+std::optional<DlrCorrelator::Choice> DlrCorrelator::choose(JoinPartition& jp,
+                                                           const std::string& join_key,
+                                                           const pid::Parsed& receipt_id,
+                                                           int64_t provider_id, int64_t waited) {
   auto conv = convention(provider_id);
-  for (auto want : kPreference) {
-    if (!acceptable(want, conv, waited)) continue;
-    for (const auto& [sk, r] : cands) {
-      if (r != want) continue;
-      *rel = r;
-      return sk;
+  // A Sent still waiting comes before a done one: when two messages share a
+  // join key (one number spelt in hex and in decimal), a receipt that fits the
+  // waiting one is its receipt, not the done one's duplicate.
+  for (bool done : {false, true}) {
+    auto cands = candidates(jp, join_key, receipt_id, done);
+    for (auto want : kPreference) {
+      if (!acceptable(want, conv, waited)) continue;
+      for (auto& c : cands)
+        if (c.rel == want) return std::move(c);
     }
   }
   return std::nullopt;
+}
+
+void DlrCorrelator::mark_done(JoinPartition& jp, DoneMark m) {
+  if (jp.done_by_key.contains(m.state_key)) return;
+  const DoneMark& d = jp.done.emplace_back(std::move(m));
+  jp.done_by_key.emplace(d.state_key, &d);
+  jp.done_by_join.emplace(d.join_key, &d);
+  ++count_;
+}
+
+std::optional<std::pair<int32_t, int64_t>> DlrCorrelator::oldest_done() const {
+  std::optional<std::pair<int32_t, int64_t>> best;
+  for (const auto& [p, jp] : join_)
+    if (!jp.done.empty() && (!best || jp.done.front().expire < best->second))
+      best = {p, jp.done.front().expire};
+  return best;
+}
+
+void DlrCorrelator::forget_done(int32_t partition, Output& out, bool evicting) {
+  auto& jp = join_[partition];
+  if (jp.done.empty()) return;
+  const DoneMark& d = jp.done.front();
+  if (auto it = jp.done_by_key.find(d.state_key); it != jp.done_by_key.end() && it->second == &d)
+    jp.done_by_key.erase(it);
+  auto [from, to] = jp.done_by_join.equal_range(d.join_key);
+  for (auto it = from; it != to; ++it)
+    if (it->second == &d) {
+      jp.done_by_join.erase(it);
+      break;
+    }
+  out.state.push_back({partition, d.state_key, std::nullopt});
+  if (evicting && metrics_) metrics_->evicted();
+  jp.done.pop_front();
+  --count_;
 }
 
 Output DlrCorrelator::on_sent(int32_t partition, std::string_view key, const rec::Sent& sent,
@@ -340,7 +385,7 @@ Output DlrCorrelator::on_sent(int32_t partition, std::string_view key, const rec
 
   auto& jp = join_[partition];
   std::string skey = sent_state_key(jkey, id.spelling);
-  if (find(jp, skey)) {
+  if (find(jp, skey) || jp.done_by_key.contains(skey)) {
     count("duplicate");  // a replay after a restart, or the sender's retry
     return out;
   }
@@ -372,7 +417,7 @@ Output DlrCorrelator::on_sent(int32_t partition, std::string_view key, const rec
   for (const auto& [hk, rel] : held) {
     Entry* h = find(jp, hk);
     const Entry* s = find(jp, skey);
-    if (!h || !s || s->st.done()) break;
+    if (!h || !s) break;  // matched: the Sent became a done mark
     if (!acceptable(rel, conv, now - h->held_since)) continue;
     rec::ProviderDeliver pd = h->st.early_receipt();
     ReceiptInfo ri = receipt_info(pd);
@@ -398,10 +443,9 @@ Output DlrCorrelator::on_receipt(int32_t partition, std::string_view key,
   std::string jkey = key.empty() ? pid::receipt_key(pd.provider_id(), ri.id) : std::string(key);
   auto& jp = join_[partition];
   pid::Parsed rid = pid::parse(ri.id);
-  pid::Relation rel = pid::Relation::none;
   bool ok;
-  if (auto sk = choose(jp, jkey, rid, pd.provider_id(), 0, &rel))
-    ok = match(partition, jp, *sk, ri, pd, rel, out, now);
+  if (auto c = choose(jp, jkey, rid, pd.provider_id(), 0))
+    ok = !c->done && match(partition, jp, c->state_key, ri, pd, c->rel, out, now);
   else
     ok = hold(partition, jp, jkey, ri, pd, out, now);
   count(ok ? "ok" : "duplicate");
@@ -414,7 +458,6 @@ bool DlrCorrelator::match(int32_t partition, JoinPartition& jp, const std::strin
                           Output& out, int64_t now) {
   Entry* e = find(jp, sent_key);
   if (!e) return false;
-  if (e->st.done()) return false;  // the message already had its final
   Outcome o;
   o.state = ri.state;
   o.err = ri.err;
@@ -434,21 +477,26 @@ bool DlrCorrelator::match(int32_t partition, JoinPartition& jp, const std::strin
     return true;
   }
   learn(pd.provider_id(), rel);
-  rec::Sent full;
-  full.Swap(e->st.mutable_sent());  // the entry keeps a slim copy, below
   // Only what restoring and de-duplicating need stays, for done_linger.
-  rec::Sent slim;
-  slim.set_schema_version(full.schema_version());
-  slim.set_id(full.id());
-  slim.set_provider_id(full.provider_id());
-  slim.set_provider_message_id(full.provider_message_id());
-  *e->st.mutable_sent() = std::move(slim);
-  e->st.set_done(true);
-  e->expire = now + opts_.done_linger.count();
-  e->st.set_expire_at_ms(e->expire);
-  reschedule(kJoin, partition, sent_key, e->wake, e->expire);
-  persist(partition, sent_key, *e, out);
+  rec::DlrState done;
+  done.set_schema_version(1);
+  rec::Sent* slim = done.mutable_sent();
+  const rec::Sent& full = e->st.sent();
+  slim->set_schema_version(full.schema_version());
+  slim->set_id(full.id());
+  slim->set_provider_id(full.provider_id());
+  slim->set_provider_message_id(full.provider_message_id());
+  done.set_done(true);
+  DoneMark m;
+  m.expire = now + opts_.done_linger.count();
+  done.set_expire_at_ms(m.expire);
+  out.state.push_back({partition, sent_key, std::move(done)});
   finish(full, o, out);
+  m.state_key = sent_key;
+  m.join_key = e->join_key;
+  m.id = e->id;
+  erase(partition, jp, sent_key, out, false);
+  mark_done(jp, std::move(m));
   return true;
 }
 
@@ -560,10 +608,9 @@ void DlrCorrelator::expire_join(int32_t partition, const std::string& state_key,
     rec::ProviderDeliver pd = e->st.early_receipt();
     ReceiptInfo ri = receipt_info(pd);
     if (!evicting) {
-      pid::Relation rel = pid::Relation::none;
       std::string jkey = e->join_key;
-      if (auto sk = choose(jp, jkey, e->id, pd.provider_id(), now - e->held_since, &rel)) {
-        match(partition, jp, *sk, ri, pd, rel, out, now);
+      if (auto c = choose(jp, jkey, e->id, pd.provider_id(), now - e->held_since)) {
+        if (!c->done) match(partition, jp, c->state_key, ri, pd, c->rel, out, now);
         erase(partition, jp, state_key, out, true);
         return;
       }
@@ -589,7 +636,7 @@ void DlrCorrelator::expire_join(int32_t partition, const std::string& state_key,
   }
   if (metrics_) {
     if (evicting) metrics_->evicted();
-    if (!e->st.done() && e->primary) metrics_->no_final_receipt();
+    if (e->primary) metrics_->no_final_receipt();
   }
   erase(partition, jp, state_key, out, true);
 }
@@ -778,6 +825,8 @@ void DlrCorrelator::wake(const WakeKey& w, Output& out, int64_t now, bool evicti
 
 Output DlrCorrelator::tick(int64_t now) {
   Output out;
+  for (auto& [p, jp] : join_)
+    while (!jp.done.empty() && jp.done.front().expire <= now) forget_done(p, out, false);
   while (!wakes_.empty()) {
     WakeKey w = *wakes_.begin();
     if (std::get<0>(w) > now) break;
@@ -788,7 +837,14 @@ Output DlrCorrelator::tick(int64_t now) {
 }
 
 void DlrCorrelator::make_room(Output& out, int64_t now) {
-  while (count_ > opts_.max_entries && !wakes_.empty()) {
+  // The nearest deadline goes first, a done mark or a live entry.
+  while (count_ > opts_.max_entries) {
+    auto done = oldest_done();
+    if (done && (wakes_.empty() || done->second <= std::get<0>(*wakes_.begin()))) {
+      forget_done(done->first, out, true);
+      continue;
+    }
+    if (wakes_.empty()) break;
     WakeKey w = *wakes_.begin();
     wake(w, out, now, true);
   }
@@ -821,6 +877,15 @@ bool DlrCorrelator::restore(Domain domain, int32_t partition, std::string_view k
         k.compare(k.size() - suffix.size(), suffix.size(), suffix) != 0)
       return false;
     e.join_key = k.substr(2, k.size() - 2 - suffix.size());
+    if (e.kind == Kind::sent && st.done()) {
+      DoneMark m;
+      m.expire = st.expire_at_ms() > 0 ? st.expire_at_ms() : now + opts_.done_linger.count();
+      m.state_key = std::move(k);
+      m.join_key = std::move(e.join_key);
+      m.id = std::move(e.id);
+      mark_done(join_[partition], std::move(m));
+      return true;
+    }
     if (e.kind == Kind::sent)
       e.primary = e.join_key ==
                   pid::sent_keys(st.sent().provider_id(), st.sent().provider_message_id()).front();
@@ -862,7 +927,7 @@ void DlrCorrelator::drop(Domain domain, int32_t partition) {
     if (it == join_.end()) return;
     for (const auto& [k, e] : it->second.entries)
       if (e.wake != 0) wakes_.erase({e.wake, kJoin, partition, k});
-    count_ -= it->second.entries.size();
+    count_ -= it->second.entries.size() + it->second.done.size();
     join_.erase(it);
     return;
   }

@@ -15,6 +15,7 @@
 // Not thread-safe: the stage calls it from its polling thread only.
 #include <chrono>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -135,9 +136,30 @@ class DlrCorrelator {
     bool primary = true;     // a Sent under its first key
     int64_t wake = 0;
   };
+  // A message that had its final receipt, remembered for done_linger only to
+  // drop the provider's second final. Kept apart from the live entries: there
+  // are hundreds of thousands of them at a few thousand messages a second,
+  // and in the same tables they made every lookup of a live entry a cache miss.
+  struct DoneMark {
+    int64_t expire = 0;
+    std::string state_key;
+    std::string join_key;
+    pid::Parsed id;
+  };
   struct JoinPartition {
     std::unordered_map<std::string, Entry> entries;  // by state key
     std::unordered_map<std::string, std::vector<std::string>> by_join;
+    // In order of expiry (done_linger is one constant; restored marks may be
+    // a little out of order and then leave a little late). The views point
+    // into the deque's elements, which stay put while the ends change.
+    std::deque<DoneMark> done;
+    std::unordered_map<std::string_view, const DoneMark*> done_by_key;
+    std::unordered_multimap<std::string_view, const DoneMark*> done_by_join;
+  };
+  struct Choice {
+    std::string state_key;
+    pid::Relation rel = pid::Relation::none;
+    bool done = false;  // the message already had its final: a duplicate
   };
   struct Group {
     std::map<uint32_t, rec::DlrState> parts;  // by seq
@@ -174,13 +196,15 @@ class DlrCorrelator {
   void reschedule(int domain, int32_t partition, const std::string& key, int64_t& slot,
                   int64_t when);
   bool acceptable(pid::Relation rel, std::optional<pid::Relation> conv, int64_t waited) const;
-  // Sent entries under a join key with their relation to a receipt id.
-  std::vector<std::pair<std::string, pid::Relation>> candidates(JoinPartition& jp,
-                                                                const std::string& join_key,
-                                                                const pid::Parsed& receipt_id);
-  std::optional<std::string> choose(JoinPartition& jp, const std::string& join_key,
-                                    const pid::Parsed& receipt_id, int64_t provider_id,
-                                    int64_t waited, pid::Relation* rel);
+  // Sent entries (or done marks) under a join key with their relation to a receipt id.
+  std::vector<Choice> candidates(JoinPartition& jp, const std::string& join_key,
+                                 const pid::Parsed& receipt_id, bool done);
+  std::optional<Choice> choose(JoinPartition& jp, const std::string& join_key,
+                               const pid::Parsed& receipt_id, int64_t provider_id, int64_t waited);
+  void mark_done(JoinPartition& jp, DoneMark m);
+  // The oldest done mark of all partitions, if any: {partition, expire}.
+  std::optional<std::pair<int32_t, int64_t>> oldest_done() const;
+  void forget_done(int32_t partition, Output& out, bool evicting);
   // False: a duplicate (a second final, or a late intermediate).
   bool match(int32_t partition, JoinPartition& jp, const std::string& sent_key,
              const ReceiptInfo& ri, const rec::ProviderDeliver& pd, pid::Relation rel, Output& out,

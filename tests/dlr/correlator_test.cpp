@@ -468,6 +468,39 @@ TEST(Correlator, MemoryIsBounded) {
   EXPECT_EQ(e.value("sluice_dlr_no_final_receipt_total"), 2);
 }
 
+TEST(Correlator, DoneMessagesDropSecondFinalsAndStayWithinTheBound) {
+  CorrelatorOptions o;
+  o.max_entries = 5;
+  Harness h(o);
+  for (int i = 0; i < 10; ++i) {
+    h.send(make_sent("d" + std::to_string(i), "D0" + std::to_string(100 + i)));
+    h.report(make_receipt("d0" + std::to_string(100 + i), "DELIVRD"));
+    h.now += 1000;
+  }
+  ASSERT_EQ(h.delivers.size(), 10u);
+  // Done messages count against the bound; the oldest leave first, from the topic too.
+  EXPECT_EQ(h.c->entries(), 5u);
+  EXPECT_EQ(h.log.size(), 5u);
+  EXPECT_EQ(h.log.count({partition_of(pid::sent_keys(kProvider, "D0100")[0]),
+                         sent_state_key(pid::sent_keys(kProvider, "D0100")[0], "d0100")}),
+            0u);
+  double dup = h.value("sluice_stage_records_total", {{"result", "duplicate"}});
+  // A second final of a done message is dropped, whatever its case.
+  h.report(make_receipt("d0109", "UNDELIV"));
+  h.report(make_receipt("D0108", "DELIVRD"));
+  h.advance(h.opts.cross_wait + std::chrono::seconds(1));
+  EXPECT_EQ(h.delivers.size(), 10u);
+  EXPECT_EQ(h.value("sluice_stage_records_total", {{"result", "duplicate"}}), dup + 2);
+  EXPECT_EQ(h.value("sluice_dlr_unmatched_total"), 0);
+  // A replayed Sent of a done message is a duplicate too, not a new entry.
+  h.send(make_sent("d9", "D0109"));
+  EXPECT_EQ(h.value("sluice_stage_records_total", {{"result", "duplicate"}}), dup + 3);
+  // After done_linger, memory and the topic are empty.
+  h.advance(h.opts.done_linger + std::chrono::seconds(1));
+  EXPECT_EQ(h.c->entries(), 0u);
+  EXPECT_TRUE(h.log.empty());
+}
+
 TEST(Correlator, StateSurvivesARestart) {
   Harness h;
   h.send(make_sent("s1", "CAFE01"));
