@@ -263,6 +263,40 @@ smpp::SubmitSm ProviderLink::to_submit(const records::v1::Message& m) const {
   return sm;
 }
 
+bool ProviderLink::take_controlled(int64_t now_ms) {
+  if (!env_.controls || queue_.empty()) return false;
+  OutMessage& head = queue_.front();
+  auto c = env_.controls->find(schema::visible_id(head.msg));
+  if (!c) return false;
+  if (c->kind() == records::v1::Control::CANCEL) {
+    OutMessage m = std::move(queue_.front());
+    queue_.pop_front();
+    --queued_;
+    metrics_.submits->Add({{"provider", provider_.name}, {"status", "cancelled"}}).Increment();
+    // The fact behind the gateway's promise; it outlives compaction.
+    auto st = schema::status_of(m.msg, "final", schema::kStateDeleted, now_ms);
+    produce_until_ok({status_topic_, st.id(), st.SerializeAsString(), {}}, std::move(m.done));
+    return true;
+  }
+  // Postponing a part of a multipart message would meet the router's
+  // memory of its group's route; parts take only the new text.
+  bool single = head.msg.concat().total() <= 1;
+  if (schema::apply_replacement(*c, head.msg) && single &&
+      head.msg.schedule_at_ms() > now_ms + 1000) {
+    // Postponed by replace_sm: back to the router, which holds it in a
+    // delay tier until its new time.
+    OutMessage m = std::move(queue_.front());
+    queue_.pop_front();
+    --queued_;
+    m.msg.clear_provider_id();
+    m.msg.clear_provider_name();
+    produce_until_ok({accepted_topic_, m.msg.id(), m.msg.SerializeAsString(), {}},
+                     std::move(m.done));
+    return true;
+  }
+  return false;
+}
+
 asio::awaitable<void> ProviderLink::dispatcher() {
   auto self = shared_from_this();
   asio::steady_timer pause(io_);
@@ -291,37 +325,7 @@ asio::awaitable<void> ProviderLink::dispatcher() {
                     "validity period passed before the provider took it");
       continue;
     }
-    if (env_.controls) {
-      if (auto c = env_.controls->find(schema::visible_id(head.msg))) {
-        if (c->kind() == records::v1::Control::CANCEL) {
-          OutMessage m = std::move(queue_.front());
-          queue_.pop_front();
-          --queued_;
-          metrics_.submits->Add({{"provider", provider_.name}, {"status", "cancelled"}})
-              .Increment();
-          // The fact behind the gateway's promise; it outlives compaction.
-          auto st = schema::status_of(m.msg, "final", schema::kStateDeleted, now_ms);
-          produce_until_ok({status_topic_, st.id(), st.SerializeAsString(), {}}, std::move(m.done));
-          continue;
-        }
-        // Postponing a part of a multipart message would meet the router's
-        // memory of its group's route; parts take only the new text.
-        bool single = head.msg.concat().total() <= 1;
-        if (schema::apply_replacement(*c, head.msg) && single &&
-            head.msg.schedule_at_ms() > now_ms + 1000) {
-          // Postponed by replace_sm: back to the router, which holds it in a
-          // delay tier until its new time.
-          OutMessage m = std::move(queue_.front());
-          queue_.pop_front();
-          --queued_;
-          m.msg.clear_provider_id();
-          m.msg.clear_provider_name();
-          produce_until_ok({accepted_topic_, m.msg.id(), m.msg.SerializeAsString(), {}},
-                           std::move(m.done));
-          continue;
-        }
-      }
-    }
+    if (take_controlled(now_ms)) continue;
     // Parts of one message go one at a time, so they reach the provider in order.
     const std::string& group = head.msg.concat().group_key();
     if (!group.empty() && group_outstanding_[group] > 0) {
@@ -333,6 +337,12 @@ asio::awaitable<void> ProviderLink::dispatcher() {
     if (stopped_ || queue_.empty()) continue;
     bind = pick_bind();
     if (!bind) continue;
+    // A cancel that came during the wait for the rate still counts: the
+    // customer heard ESME_ROK, so the last look is just before the send.
+    if (take_controlled(std::chrono::duration_cast<std::chrono::milliseconds>(
+                            std::chrono::system_clock::now().time_since_epoch())
+                            .count()))
+      continue;
     OutMessage m = std::move(queue_.front());
     queue_.pop_front();
     --queued_;

@@ -99,6 +99,9 @@ class ProviderLink : public std::enable_shared_from_this<ProviderLink> {
   struct Bind;
 
   boost::asio::awaitable<void> dispatcher();
+  // Acts on a customer's cancel_sm or replace_sm of the queue's head; true
+  // when the head left the queue for it (cancelled, or postponed).
+  bool take_controlled(int64_t now_ms);
   boost::asio::awaitable<void> bind_loop(std::shared_ptr<Bind> b);
   boost::asio::awaitable<void> read_loop(std::shared_ptr<Bind> b);
   boost::asio::awaitable<void> writer(std::shared_ptr<Bind> b);

@@ -132,9 +132,12 @@ async function main() {
   // Queued at the sender behind a provider paced at 1 message/s: the last of
   // eight is cancelled while it waits in the sender's queue (about 7 s: a
   // loaded CI machine once took 4 s to pass a cancel on), and the sender
-  // drops it and records it DELETED.
+  // drops it and records it DELETED. One destination for all eight: the
+  // provider's topic is keyed by destination, so they share a partition and
+  // leave in order. (With eight destinations the partitions were read in any
+  // order, and the last one submitted was sometimes the first one sent.)
   const queued = [];
-  for (let i = 1; i <= 8; i++) queued.push(await submit(`44780000000${i}`, `queued ${i}`, ''));
+  for (let i = 1; i <= 8; i++) queued.push(await submit('447800000001', `queued ${i}`, ''));
   seen.queued = queued;
   const last = queued[7];
   await until('query_sm(last queued) on node 2', async () => (await query(s2, last)).command_status === 0, 10000);
