@@ -6,15 +6,7 @@
 
 namespace sluice::throttle {
 
-namespace {
-constexpr double kMaxCatchUpSeconds = 0.05;
-int64_t ms_of(ProviderBucket::Clock::time_point t) {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
-}
-}  // namespace
-
-ProviderBucket::ProviderBucket(boost::asio::any_io_executor ex)
-    : timer_(ex), last_(Clock::now()), slot_ms_(ms_of(last_)) {}
+ProviderBucket::ProviderBucket(boost::asio::any_io_executor ex) : timer_(ex), last_(Clock::now()) {}
 
 void ProviderBucket::set_limit(double per_second) {
   limit_ = per_second;
@@ -24,7 +16,6 @@ void ProviderBucket::set_limit(double per_second) {
   }
   if (rate_ <= 0 || rate_ > limit_) rate_ = limit_;
   tokens_ = std::min(tokens_, burst());
-  credit_ = std::min(credit_, rate_ * kMaxCatchUpSeconds);
 }
 
 double ProviderBucket::burst() const {
@@ -43,50 +34,15 @@ void ProviderBucket::refill(Clock::time_point now) {
   tokens_ = std::min(burst(), tokens_ + rate_ * dt);
 }
 
-double ProviderBucket::window_sum(Clock::time_point now) {
-  int64_t ms = ms_of(now);
-  if (ms <= slot_ms_) return in_window_;
-  if (ms - slot_ms_ >= kSlots) {
-    slots_.fill(0);
-    in_window_ = 0;
-  } else {
-    for (int64_t m = slot_ms_ + 1; m <= ms; ++m) {
-      auto& s = slots_[static_cast<size_t>(m % kSlots)];
-      in_window_ -= s;
-      s = 0;
-    }
-  }
-  slot_ms_ = ms;
-  return in_window_;
-}
-
-void ProviderBucket::on_late_wake(Clock::duration late) {
-  if (limit_ <= 0 || late <= Clock::duration::zero()) return;
-  credit_ = std::min(rate_ * kMaxCatchUpSeconds,
-                     credit_ + rate_ * std::chrono::duration<double>(late).count());
-}
-
 bool ProviderBucket::try_acquire(double n, Clock::time_point now) {
   if (limit_ <= 0) return now >= paused_until_;
   if (now < paused_until_) return false;
   refill(now);
-  double in_window = window_sum(now);
   // A cost above the burst size would never fit: let it through once the
   // bucket is full, and charge it as debt paid back before the next send.
   double need = std::min(n, burst());
-  // An empty window takes any one message, however many segments it costs.
-  bool fits_window = in_window <= 0 || in_window + n <= limit_ + burst() + 1e-9;
-  if (tokens_ + 1e-9 >= need && fits_window) {
-    tokens_ -= n;
-  } else if (credit_ + 1e-9 >= n && fits_window) {
-    credit_ -= n;
-  } else {
-    // Credit that the window cannot take now would only come as a burst later.
-    if (!fits_window) credit_ = 0;
-    return false;
-  }
-  slots_[static_cast<size_t>(slot_ms_ % kSlots)] += n;
-  in_window_ += n;
+  if (tokens_ + 1e-9 < need) return false;
+  tokens_ -= n;
   return true;
 }
 
@@ -95,8 +51,7 @@ boost::asio::awaitable<void> ProviderBucket::acquire(double n) {
     auto now = Clock::now();
     if (try_acquire(n, now)) co_return;
     Clock::duration wait;
-    bool paused = now < paused_until_;
-    if (paused) {
+    if (now < paused_until_) {
       wait = paused_until_ - now;
     } else {
       double need = std::min(n, burst()) - tokens_;
@@ -106,8 +61,6 @@ boost::asio::awaitable<void> ProviderBucket::acquire(double n) {
     }
     timer_.expires_after(wait);
     co_await timer_.async_wait(boost::asio::as_tuple(boost::asio::use_awaitable));
-    // A pause for throttling is not owed back; a late wake-up for tokens is.
-    if (!paused) on_late_wake(Clock::now() - timer_.expiry());
   }
 }
 
@@ -117,7 +70,6 @@ void ProviderBucket::on_throttled(Clock::time_point now) {
   // Also a short pause: a provider that throttles has no room right now.
   paused_until_ = std::max(paused_until_, now + std::chrono::milliseconds(200));
   tokens_ = 0;
-  credit_ = 0;
 }
 
 }  // namespace sluice::throttle
