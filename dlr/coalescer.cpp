@@ -47,7 +47,7 @@ std::vector<Shipment> WriteCoalescer::offer(Output out, std::function<void()> do
     std::sort(touched.begin(), touched.end());
     touched.erase(std::unique(touched.begin(), touched.end()), touched.end());
   }
-  int64_t due = now_ms + hold_ms_;
+  int64_t due = now_ms + (cur.out.statuses.empty() ? hold_ms_ : status_hold_ms_);
   if (!touched.empty()) {
     // An output has a few writes: a linear look beats building sets.
     auto overwritten = [&](const StateWrite& w) {

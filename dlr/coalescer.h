@@ -11,6 +11,7 @@
 // absorbs it: the overwritten writes are dropped, the rest go out first, in
 // their order, with the later output. What nobody overwrote is written when
 // its hold ends. (Kafka Streams caches its state stores the same way.)
+// Statuses are held for less time than changelog entries (see the constructor).
 //
 // The input record behind a held output is finished only when what replaced
 // or released it is durable: until then its offset is not committed, and a
@@ -19,6 +20,7 @@
 // most `max_held` outputs wait; beyond that the oldest is released.
 //
 // Not thread-safe: the lane's polling thread only.
+#include <algorithm>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -43,8 +45,14 @@ struct Shipment {
 
 class WriteCoalescer {
  public:
-  WriteCoalescer(std::chrono::milliseconds hold, size_t max_held)
-      : hold_ms_(hold.count()), max_held_(max_held) {}
+  // An output with a status waits at most `status_hold` (if shorter): the
+  // gateway answers cancel_sm from sms.status, and while ENROUTE is held
+  // there a message the provider already has still looks cancellable.
+  WriteCoalescer(std::chrono::milliseconds hold, size_t max_held,
+                 std::chrono::milliseconds status_hold = std::chrono::milliseconds::max())
+      : hold_ms_(hold.count()),
+        status_hold_ms_(std::min(hold, status_hold).count()),
+        max_held_(max_held) {}
 
   // The output of one input record (done: that record is finished). Returns
   // what must be written now, in order; empty when the output is held.
@@ -82,6 +90,7 @@ class WriteCoalescer {
   Shipment take(uint64_t id);
 
   int64_t hold_ms_;
+  int64_t status_hold_ms_;
   size_t max_held_;
   uint64_t next_id_ = 1;  // ids grow with age: a smaller id was held first
   uint64_t saved_ = 0;

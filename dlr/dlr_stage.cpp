@@ -110,12 +110,13 @@ namespace {
 struct Lane {
   enum class Kind { join, parts, mo };
   Lane(Kind k, std::string t, std::string g, const CorrelatorOptions& co, SnapshotFn snapshot,
-       DlrMetrics* metrics, std::chrono::milliseconds hold, size_t max_held)
+       DlrMetrics* metrics, std::chrono::milliseconds hold, size_t max_held,
+       std::chrono::milliseconds status_hold)
       : kind(k),
         topic(std::move(t)),
         group(std::move(g)),
         corr(co, std::move(snapshot), metrics),
-        coalescer(hold, max_held) {}
+        coalescer(hold, max_held, status_hold) {}
   Kind kind;
   std::string topic, group;
   DlrCorrelator corr;          // this lane's polling thread only
@@ -149,12 +150,12 @@ struct DlrStage::Impl : std::enable_shared_from_this<Impl> {
     // Only the join sees a record and its overwrite close together.
     lanes.push_back(std::make_unique<Lane>(
         Lane::Kind::join, schema::topic_name(opts.topic_prefix, "sms.provider-events"), group, co,
-        snapshot, &metrics, opts.coalesce_hold, opts.max_held));
+        snapshot, &metrics, opts.coalesce_hold, opts.max_held, opts.coalesce_status_hold));
     lanes.push_back(std::make_unique<Lane>(Lane::Kind::parts, parts_topic, group + "-parts", co,
-                                           snapshot, &metrics, 0ms, 0));
+                                           snapshot, &metrics, 0ms, 0, 0ms));
     lanes.push_back(std::make_unique<Lane>(Lane::Kind::mo,
                                            schema::topic_name(opts.topic_prefix, "sms.mo"),
-                                           group + "-mo", co, snapshot, &metrics, 0ms, 0));
+                                           group + "-mo", co, snapshot, &metrics, 0ms, 0, 0ms));
   }
 
   void start();

@@ -85,6 +85,27 @@ TEST(WriteCoalescer, WhatNobodyOverwritesIsWrittenWhenItsHoldEnds) {
   EXPECT_EQ(c.held(), 0u);
 }
 
+TEST(WriteCoalescer, AnEnrouteStatusWaitsOnlyTheShorterStatusHold) {
+  // cancel_sm is answered from sms.status: a held ENROUTE would make a
+  // message the provider already has look cancellable for the whole hold.
+  WriteCoalescer c(1s, 100, 100ms);
+  EXPECT_TRUE(c.offer(
+                   sent_output("s|k1", "m1"), [] {}, 1000)
+                  .empty());
+  Output only_state;
+  only_state.state.push_back({3, "s|k2", entry(false)});
+  EXPECT_TRUE(c.offer(
+                   std::move(only_state), [] {}, 1000)
+                  .empty());
+  EXPECT_TRUE(c.due(1099).empty());
+  auto now = c.due(1100);
+  ASSERT_EQ(now.size(), 1u);
+  EXPECT_EQ(now[0].out.statuses.size(), 1u);
+  EXPECT_EQ(c.held(), 1u);  // the changelog entry alone waits the full hold
+  EXPECT_TRUE(c.due(1999).empty());
+  EXPECT_EQ(c.due(2000).size(), 1u);
+}
+
 TEST(WriteCoalescer, AbsorbedWritesForOtherKeysGoFirstAndKeepTheOldestDeadline) {
   WriteCoalescer c(1s, 100);
   Output first = sent_output("s|k1", "m1");
