@@ -288,7 +288,8 @@ std::optional<DlrCorrelator::Choice> DlrCorrelator::choose(JoinPartition& jp,
 
 void DlrCorrelator::mark_done(JoinPartition& jp, DoneMark m) {
   if (jp.done_by_key.contains(m.state_key)) return;
-  const DoneMark& d = jp.done.emplace_back(std::move(m));
+  int64_t expire = m.expire;
+  const DoneMark& d = jp.done.emplace_hint(jp.done.end(), expire, std::move(m))->second;
   jp.done_by_key.emplace(d.state_key, &d);
   jp.done_by_join.emplace(d.join_key, &d);
   ++count_;
@@ -297,15 +298,15 @@ void DlrCorrelator::mark_done(JoinPartition& jp, DoneMark m) {
 std::optional<std::pair<int32_t, int64_t>> DlrCorrelator::oldest_done() const {
   std::optional<std::pair<int32_t, int64_t>> best;
   for (const auto& [p, jp] : join_)
-    if (!jp.done.empty() && (!best || jp.done.front().expire < best->second))
-      best = {p, jp.done.front().expire};
+    if (!jp.done.empty() && (!best || jp.done.begin()->first < best->second))
+      best = {p, jp.done.begin()->first};
   return best;
 }
 
 void DlrCorrelator::forget_done(int32_t partition, Output& out, bool evicting) {
   auto& jp = join_[partition];
   if (jp.done.empty()) return;
-  const DoneMark& d = jp.done.front();
+  const DoneMark& d = jp.done.begin()->second;
   if (auto it = jp.done_by_key.find(d.state_key); it != jp.done_by_key.end() && it->second == &d)
     jp.done_by_key.erase(it);
   auto [from, to] = jp.done_by_join.equal_range(d.join_key);
@@ -316,7 +317,7 @@ void DlrCorrelator::forget_done(int32_t partition, Output& out, bool evicting) {
     }
   out.state.push_back({partition, d.state_key, std::nullopt});
   if (evicting && metrics_) metrics_->evicted();
-  jp.done.pop_front();
+  jp.done.erase(jp.done.begin());
   --count_;
 }
 
@@ -826,7 +827,7 @@ void DlrCorrelator::wake(const WakeKey& w, Output& out, int64_t now, bool evicti
 Output DlrCorrelator::tick(int64_t now) {
   Output out;
   for (auto& [p, jp] : join_)
-    while (!jp.done.empty() && jp.done.front().expire <= now) forget_done(p, out, false);
+    while (!jp.done.empty() && jp.done.begin()->first <= now) forget_done(p, out, false);
   while (!wakes_.empty()) {
     WakeKey w = *wakes_.begin();
     if (std::get<0>(w) > now) break;
@@ -877,13 +878,16 @@ bool DlrCorrelator::restore(Domain domain, int32_t partition, std::string_view k
         k.compare(k.size() - suffix.size(), suffix.size(), suffix) != 0)
       return false;
     e.join_key = k.substr(2, k.size() - 2 - suffix.size());
+    auto& jp = join_[partition];
+    if (jp.done_by_key.contains(k)) return true;  // already known as done
     if (e.kind == Kind::sent && st.done()) {
+      erase(partition, jp, k, unused, false);  // a live entry under the key is over
       DoneMark m;
       m.expire = st.expire_at_ms() > 0 ? st.expire_at_ms() : now + opts_.done_linger.count();
       m.state_key = std::move(k);
       m.join_key = std::move(e.join_key);
       m.id = std::move(e.id);
-      mark_done(join_[partition], std::move(m));
+      mark_done(jp, std::move(m));
       return true;
     }
     if (e.kind == Kind::sent)

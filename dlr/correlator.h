@@ -15,7 +15,6 @@
 // Not thread-safe: the stage calls it from its polling thread only.
 #include <chrono>
 #include <cstdint>
-#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -149,10 +148,10 @@ class DlrCorrelator {
   struct JoinPartition {
     std::unordered_map<std::string, Entry> entries;  // by state key
     std::unordered_map<std::string, std::vector<std::string>> by_join;
-    // In order of expiry (done_linger is one constant; restored marks may be
-    // a little out of order and then leave a little late). The views point
-    // into the deque's elements, which stay put while the ends change.
-    std::deque<DoneMark> done;
+    // By expiry: new marks come in order (done_linger is one constant) and go
+    // in at the end; restored ones come in any order. The views point into
+    // the nodes, which stay put.
+    std::multimap<int64_t, DoneMark> done;
     std::unordered_map<std::string_view, const DoneMark*> done_by_key;
     std::unordered_multimap<std::string_view, const DoneMark*> done_by_join;
   };

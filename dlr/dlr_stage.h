@@ -48,9 +48,10 @@ struct DlrOptions {
   // status) wait for a receipt that would overwrite them (dlr/coalescer.h);
   // 0 writes them at once. Bounded by max_held outputs.
   std::chrono::milliseconds coalesce_hold = 1s;
-  // An ENROUTE status waits at most this long (never longer than
-  // coalesce_hold): until it lands, cancel_sm of a message the provider
-  // already has is answered ESME_ROK, and the message goes all the same.
+  // An output with a status (a Sent's: its changelog entry and ENROUTE)
+  // waits at most this long, never longer than coalesce_hold: until ENROUTE
+  // lands, cancel_sm of a message the provider already has is answered
+  // ESME_ROK, and the message goes all the same.
   std::chrono::milliseconds coalesce_status_hold = 100ms;
   size_t max_held = 100000;
   std::chrono::milliseconds commit_interval = 500ms;
