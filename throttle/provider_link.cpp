@@ -263,6 +263,14 @@ smpp::SubmitSm ProviderLink::to_submit(const records::v1::Message& m) const {
   return sm;
 }
 
+namespace {
+int64_t wall_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+}  // namespace
+
 bool ProviderLink::take_controlled(int64_t now_ms) {
   if (!env_.controls || queue_.empty()) return false;
   OutMessage& head = queue_.front();
@@ -314,9 +322,7 @@ asio::awaitable<void> ProviderLink::dispatcher() {
       co_await pause.async_wait(asio::as_tuple(asio::use_awaitable));
       continue;
     }
-    int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                         std::chrono::system_clock::now().time_since_epoch())
-                         .count();
+    int64_t now_ms = wall_ms();
     if (head.msg.expire_at_ms() > 0 && head.msg.expire_at_ms() <= now_ms) {
       OutMessage m = std::move(queue_.front());
       queue_.pop_front();
@@ -339,10 +345,7 @@ asio::awaitable<void> ProviderLink::dispatcher() {
     if (!bind) continue;
     // A cancel that came during the wait for the rate still counts: the
     // customer heard ESME_ROK, so the last look is just before the send.
-    if (take_controlled(std::chrono::duration_cast<std::chrono::milliseconds>(
-                            std::chrono::system_clock::now().time_since_epoch())
-                            .count()))
-      continue;
+    if (take_controlled(wall_ms())) continue;
     OutMessage m = std::move(queue_.front());
     queue_.pop_front();
     --queued_;
@@ -577,11 +580,6 @@ bool is_throttle(uint32_t s) {
 bool is_temporary(uint32_t s) {
   return s == st::ESME_RSYSERR || s == st::ESME_RX_T_APPN || s == st::ESME_RUNKNOWNERR ||
          s == 0x00000400;
-}
-int64_t wall_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
 }
 }  // namespace
 
