@@ -73,6 +73,8 @@ Consumer::Consumer(KafkaOptions kopts, ConsumerOptions copts)
     set_conf(conf, "max.poll.interval.ms", std::to_string(copts_.max_poll_interval.count()));
     set_conf(conf, "topic.metadata.refresh.interval.ms", "5000");
     apply_fetch_options(conf, std::chrono::milliseconds(25));
+    if (copts_.prefetch_kbytes > 0)
+      set_conf(conf, "queued.max.messages.kbytes", std::to_string(copts_.prefetch_kbytes));
     // Read only what producers committed, so transactional stages compose.
     set_conf(conf, "isolation.level", "read_committed");
   } catch (...) {
@@ -107,6 +109,12 @@ Consumer::~Consumer() {
 void Consumer::close() {
   if (closed_ || !rk_) return;
   closed_ = true;
+  std::vector<TopicPartition> all;
+  for (const auto& [tp, h] : held_) all.push_back(tp);
+  release_all(all);
+  // librdkafka requires every queue reference gone before the close.
+  if (consumer_queue_) rd_kafka_queue_destroy(consumer_queue_);
+  consumer_queue_ = nullptr;
   rd_kafka_consumer_close(rk_);
 }
 
@@ -123,6 +131,12 @@ void Consumer::on_rebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err,
     }
     if (self->copts_.on_assign) self->copts_.on_assign(list);
   } else {
+    // A held queue outlives its partition in librdkafka and would keep the
+    // partition off the consumer queue if it came back.
+    self->release_all(list);
+    // Likewise librdkafka's pause: a partition paused when it went would
+    // come back paused, with no one left who knows to resume it.
+    self->resume(list);
     if (self->copts_.on_revoke) self->copts_.on_revoke(list);
     if (cooperative) {
       if (auto* e = rd_kafka_incremental_unassign(rk, parts)) rd_kafka_error_destroy(e);
@@ -172,6 +186,46 @@ void Consumer::resume(const std::vector<TopicPartition>& parts) {
   auto* l = to_list(parts);
   rd_kafka_resume_partitions(rk_, l);
   rd_kafka_topic_partition_list_destroy(l);
+}
+
+void Consumer::hold(const std::vector<TopicPartition>& parts) {
+  for (const auto& tp : parts) {
+    auto& h = held_[tp];
+    if (h.holds++ > 0) continue;
+    h.queue = rd_kafka_queue_get_partition(rk_, tp.topic.c_str(), tp.partition);
+    if (!h.queue) {
+      held_.erase(tp);
+      continue;
+    }
+    rd_kafka_queue_forward(h.queue, nullptr);
+  }
+}
+
+void Consumer::release(const std::vector<TopicPartition>& parts) {
+  std::vector<TopicPartition> last;
+  for (const auto& tp : parts) {
+    auto it = held_.find(tp);
+    if (it != held_.end() && --it->second.holds <= 0) last.push_back(tp);
+  }
+  release_all(last);
+}
+
+void Consumer::release_all(const std::vector<TopicPartition>& parts) {
+  for (const auto& tp : parts) {
+    auto it = held_.find(tp);
+    if (it == held_.end()) continue;
+    if (!consumer_queue_) consumer_queue_ = rd_kafka_queue_get_consumer(rk_);
+    // Forwarding moves what the partition's queue holds onto the consumer
+    // queue, in order, ahead of anything fetched later.
+    rd_kafka_queue_forward(it->second.queue, consumer_queue_);
+    rd_kafka_queue_destroy(it->second.queue);
+    held_.erase(it);
+  }
+}
+
+size_t Consumer::held_backlog(const TopicPartition& tp) {
+  auto it = held_.find(tp);
+  return it == held_.end() ? 0 : rd_kafka_queue_length(it->second.queue);
 }
 
 bool Consumer::seek(const TopicPartition& tp, int64_t offset) {

@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -42,6 +43,9 @@ struct ConsumerOptions {
   std::string auto_offset_reset = "earliest";
   std::chrono::milliseconds session_timeout{10000};
   std::chrono::milliseconds max_poll_interval{300000};
+  // queued.max.messages.kbytes when > 0: how much is fetched ahead, per
+  // partition while it is held, else for the consumer as a whole.
+  int prefetch_kbytes = 0;
   // Called on the polling thread inside poll() when partitions come or go.
   // on_revoke runs before the partitions are given up: commit there.
   std::function<void(const std::vector<TopicPartition>&)> on_assign;
@@ -61,6 +65,19 @@ class Consumer {
   bool commit(const std::vector<std::pair<TopicPartition, int64_t>>& offsets, bool sync);
   void pause(const std::vector<TopicPartition>& parts);
   void resume(const std::vector<TopicPartition>& parts);
+  // Flow control that keeps what was fetched. pause() throws a partition's
+  // prefetched records away (the broker sends them again), and librdkafka
+  // 2.0 notices a resume() only when its broker thread next wakes, up to a
+  // second later: in bench/e2e the sender sat idle 380-820 ms after each
+  // resume. A held partition's records collect in its own queue instead
+  // (fetching stops at queued.max.messages.kbytes), and release() puts them
+  // in front of poll() at once. Holds nest: a partition is released when
+  // every hold on it is. Revoked partitions are released.
+  void hold(const std::vector<TopicPartition>& parts);
+  void release(const std::vector<TopicPartition>& parts);
+  // What waits in a held partition's queue: the records fetched for it, and
+  // the odd event (such as reaching the partition's end).
+  size_t held_backlog(const TopicPartition& tp);
   bool seek(const TopicPartition& tp, int64_t offset);
   std::vector<TopicPartition> assignment();
   // Consumer lag per assigned partition (high watermark - position), cached.
@@ -71,9 +88,16 @@ class Consumer {
  private:
   static void on_rebalance(rd_kafka_t*, rd_kafka_resp_err_t, rd_kafka_topic_partition_list_t*,
                            void*);
+  void release_all(const std::vector<TopicPartition>& parts);
+  struct Held {
+    rd_kafka_queue_t* queue = nullptr;
+    int holds = 0;
+  };
   KafkaOptions kopts_;
   ConsumerOptions copts_;
   rd_kafka_t* rk_ = nullptr;
+  rd_kafka_queue_t* consumer_queue_ = nullptr;
+  std::map<TopicPartition, Held> held_;  // poll thread only
   bool closed_ = false;
 };
 

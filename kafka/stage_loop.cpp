@@ -146,8 +146,10 @@ void StageLoop::run() {
     bool overloaded = tracker_.in_flight() >= opts_.max_in_flight;
     if (overloaded && !load_paused_) {
       // Downstream is slow: stop fetching (the broker keeps the records).
-      // Polling goes on, to serve rebalances; whatever was fetched before the
-      // pause is still handled below, never dropped.
+      // Polling goes on, to serve rebalances. librdkafka drops what it had
+      // fetched ahead and fetches it again after the resume, which it notices
+      // up to a second late: fine for a rare overload, not for flow control
+      // (Consumer::hold is for that).
       paused_for_load_ = consumer_->assignment();
       consumer_->pause(paused_for_load_);
       load_paused_ = true;

@@ -1,5 +1,6 @@
 #include "throttle/sender_stage.h"
 
+#include <algorithm>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -62,13 +63,18 @@ void SenderStage::start() {
   lo.consumer.on_revoke = [this](const std::vector<kafka::TopicPartition>& tps) {
     for (const auto& tp : tps) {
       assigned_.erase(tp);
-      paused_.erase(tp);
+      held_.erase(tp);  // the consumer releases revoked partitions itself
     }
     shares_dirty_ = true;
   };
   // A queued message that has not gone out when we stop is simply read again
   // by the next owner; no need to wait long for it.
   lo.drain_timeout = std::chrono::seconds(3);
+  lo.consumer.prefetch_kbytes = opts_.prefetch_kbytes;
+  // Each provider's queue is bounded by its own hold (tick()). A release
+  // brings what its partitions collected at once, and the loop's own pause,
+  // which throws the prefetch away, should not answer that.
+  lo.max_in_flight = std::max<size_t>(lo.max_in_flight, 5 * opts_.high_watermark);
   loop_ = std::make_unique<kafka::StageLoop>(
       kopts_, lo, producer_, [this](const rd_kafka_message_t& m, kafka::StageLoop::Done done) {
         on_record(m, std::move(done));
@@ -196,23 +202,25 @@ void SenderStage::tick(kafka::Consumer& c) {
     std::lock_guard lock(mu_);
     q = queued_snapshot_;
   }
-  // Pause the partitions of a provider whose queue is full; resume below the
-  // low watermark. The broker keeps the messages meanwhile.
-  std::vector<kafka::TopicPartition> to_pause, to_resume;
+  // Hold the partitions of a provider whose queue is full; release them below
+  // the low watermark. Held records wait in librdkafka, fetched (up to
+  // prefetch_kbytes a partition), so a released provider goes on at once
+  // where a resumed one waited for the broker (kafka/consumer.h).
+  std::vector<kafka::TopicPartition> to_hold, to_release;
   for (const auto& tp : assigned_) {
     auto it = q.find(provider_of_topic(tp.topic));
     size_t queued = it == q.end() ? 0 : it->second;
-    bool paused = paused_.count(tp) > 0;
-    if ((queued >= opts_.high_watermark || draining_) && !paused) to_pause.push_back(tp);
-    if (queued <= opts_.low_watermark && paused && !draining_) to_resume.push_back(tp);
+    bool held = held_.count(tp) > 0;
+    if ((queued >= opts_.high_watermark || draining_) && !held) to_hold.push_back(tp);
+    if (queued <= opts_.low_watermark && held && !draining_) to_release.push_back(tp);
   }
-  if (!to_pause.empty()) {
-    c.pause(to_pause);
-    for (auto& tp : to_pause) paused_.insert(tp);
+  if (!to_hold.empty()) {
+    c.hold(to_hold);
+    held_.insert(to_hold.begin(), to_hold.end());
   }
-  if (!to_resume.empty()) {
-    c.resume(to_resume);
-    for (auto& tp : to_resume) paused_.erase(tp);
+  if (!to_release.empty()) {
+    c.release(to_release);
+    for (auto& tp : to_release) held_.erase(tp);
   }
   // Refresh the queue snapshot from the io thread for the next tick.
   asio::post(io_, [this] {

@@ -26,8 +26,12 @@ namespace sluice::throttle {
 struct SenderOptions {
   std::string topic_prefix;
   std::string node;
-  size_t high_watermark = 10000;  // queued messages per provider before its partitions pause
+  size_t high_watermark = 10000;  // queued messages per provider before its partitions are held
   size_t low_watermark = 5000;
+  // What librdkafka fetches ahead per partition (queued.max.messages.kbytes):
+  // all that a held provider's partitions collect, so the memory a provider
+  // that takes nothing costs beyond its queue (plus one fetch each).
+  int prefetch_kbytes = 4096;
   std::chrono::seconds response_timeout{30};
   // Makes a provider's outbound topic; empty: the admin API (a real broker).
   std::function<void(const schema::TopicSpec&)> create_topic;
@@ -69,7 +73,7 @@ class SenderStage {
   // io thread only:
   std::map<std::string, std::shared_ptr<ProviderLink>> links_;
   // poll thread only:
-  std::set<kafka::TopicPartition> assigned_, paused_;
+  std::set<kafka::TopicPartition> assigned_, held_;
   std::map<std::string, int> partition_counts_;
   bool shares_dirty_ = true;
   // shared:
