@@ -4,6 +4,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <charconv>
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
@@ -78,13 +79,15 @@ int run_version() {
 
 int run_topics(const std::vector<std::string>& argv) {
   constexpr const char* usage =
-      R"(usage: sluice topics --create|--check [--kafka ADDR] [--topic-prefix P] [--provider NAME ...]
+      R"(usage: sluice topics --create|--check|--list [--kafka ADDR] [--topic-prefix P] [--provider NAME ...] [--partitions N]
   --create           create the topics that are missing (existing ones are left alone)
   --check            exit 1 and list problems when a topic is missing or differs
   --provider NAMES   comma-separated provider names whose sms.out.<name> topics to include
+  --partitions N     partitions of the topics that carry a stage's traffic (default 6;
+                     no stage runs more useful instances than this)
   --list             print the topic table
 )";
-  Args args({"kafka", "topic-prefix", "provider", "log-level"},
+  Args args({"kafka", "topic-prefix", "provider", "partitions", "log-level"},
             {"create", "check", "list", "help"});
   std::string err;
   if (!args.parse(argv, err)) return usage_error(err, usage);
@@ -112,6 +115,14 @@ int run_topics(const std::vector<std::string>& argv) {
       if (comma == std::string::npos) break;
       start = comma + 1;
     }
+  }
+  if (auto n = args.value("partitions")) {
+    int parts = 0;
+    auto [end, ec] = std::from_chars(n->data(), n->data() + n->size(), parts);
+    if (ec != std::errc() || end != n->data() + n->size() || parts < 1 || parts > 10000)
+      return usage_error("--partitions expects a number from 1 to 10000, not " + *n, usage);
+    for (auto& s : specs)
+      if (s.scales) s.partitions = parts;
   }
   if (args.flag("list")) {
     for (const auto& s : specs)

@@ -18,6 +18,7 @@ TopicSpec spec_of(const nlohmann::json& t, std::string name) {
   s.partitions = t.at("partitions").get<int>();
   s.retention_ms = t.at("retention_ms").get<int64_t>();
   s.cleanup_policy = t.at("cleanup_policy").get<std::string>();
+  s.scales = t.value("scales", false);
   return s;
 }
 }  // namespace

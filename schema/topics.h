@@ -12,6 +12,8 @@ struct TopicSpec {
   int partitions = 1;
   int64_t retention_ms = -1;
   std::string cleanup_policy;  // delete | compact
+  // Carries a stage's traffic: `sluice topics --partitions N` sets its count.
+  bool scales = false;
 };
 
 // Fixed topics, with `prefix` before each name.

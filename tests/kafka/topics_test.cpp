@@ -68,6 +68,41 @@ TEST(TopicsCommand, CheckFailsOnMissingTopicsAndPassesAfterCreate) {
   sluice::kafka::delete_topics(ko, names);
 }
 
+// A deployment sizes the topics that carry a stage's traffic; the others
+// (delay tiers, compacted tables) keep the table's count.
+TEST(TopicsCommand, PartitionsSizesTheStageTopicsAndCheckHoldsThemToIt) {
+  std::string prefix = sluice::test::unique_name("tparts") + ".";
+  std::string base = sluice::test::sluice_binary() + " topics --kafka " +
+                     sluice::test::kafka_bootstrap() + " --topic-prefix " + prefix;
+  auto created = run(base + " --create --partitions 3");
+  ASSERT_EQ(created.status, 0) << created.output;
+  EXPECT_EQ(run(base + " --check --partitions 3").status, 0);
+  // The table's default (6) wants more than were made.
+  auto fewer = run(base + " --check");
+  EXPECT_EQ(fewer.status, 1);
+  EXPECT_NE(fewer.output.find(prefix + "sms.submit: has 3 partitions, wants 6"), std::string::npos)
+      << fewer.output;
+  EXPECT_EQ(fewer.output.find(prefix + "sms.delay.10s:"), std::string::npos) << fewer.output;
+
+  auto listed = run(base + " --list --partitions 24");
+  EXPECT_NE(listed.output.find(prefix + "sms.accepted\tpartitions=24"), std::string::npos)
+      << listed.output;
+  EXPECT_NE(listed.output.find(prefix + "sms.delay.10s\tpartitions=4"), std::string::npos)
+      << listed.output;
+
+  for (const char* bad : {"0", "-2", "many", "7x"}) {
+    auto r = run(base + " --list --partitions " + bad);
+    EXPECT_EQ(r.status, 2) << bad;
+    EXPECT_NE(r.output.find("usage: sluice topics"), std::string::npos) << r.output;
+  }
+
+  sluice::kafka::KafkaOptions ko;
+  ko.bootstrap = sluice::test::kafka_bootstrap();
+  std::vector<std::string> names;
+  for (const auto& t : sluice::schema::topics(prefix)) names.push_back(t.name);
+  sluice::kafka::delete_topics(ko, names);
+}
+
 TEST(TopicsCommand, BadFlagPrintsUsageAndExitsNonZero) {
   auto r = run(sluice::test::sluice_binary() + " topics --bogus");
   EXPECT_EQ(r.status, 2);
