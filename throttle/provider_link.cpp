@@ -302,6 +302,16 @@ bool ProviderLink::take_controlled(int64_t now_ms) {
                      std::move(m.done));
     return true;
   }
+  // The dispatcher's expiry check ran before this replacement: a validity the
+  // gateway accepted may have passed while the message waited its turn.
+  if (head.msg.expire_at_ms() > 0 && head.msg.expire_at_ms() <= now_ms) {
+    OutMessage m = std::move(queue_.front());
+    queue_.pop_front();
+    --queued_;
+    fail_internal(std::move(m), schema::kStateExpired, "000",
+                  "validity period passed before the provider took it");
+    return true;
+  }
   return false;
 }
 

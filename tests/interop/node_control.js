@@ -140,6 +140,15 @@ async function main() {
   for (let i = 1; i <= 8; i++) queued.push(await submit('447800000001', `queued ${i}`, ''));
   seen.queued = queued;
   const last = queued[7];
+  // The seventh gets a validity of 2 s by replace_sm, which passes while it
+  // waits: the sender must let it expire, not send it.
+  await until('query_sm(seventh queued) on node 2', async () => (await query(s2, queued[6])).command_status === 0, 10000);
+  const r7 = await call(s2, 'replace_sm', {
+    message_id: queued[6], source_addr: '12345', short_message: 'queued 7 replaced',
+    validity_period: '000000000002000R', registered_delivery: 1,
+  });
+  seen.replace_queued_validity = r7.command_status;
+  check(r7.command_status === 0, `replace_sm(seventh queued, validity 2 s): ESME_ROK, got ${r7.command_status}`);
   await until('query_sm(last queued) on node 2', async () => (await query(s2, last)).command_status === 0, 10000);
   const before = await query(s2, last);
   seen.query_last_before_cancel = { status: before.command_status, state: before.message_state };
@@ -152,6 +161,8 @@ async function main() {
     return r.command_status === 0 && r.message_state === 4 ? r : null;
   }, 10000);
   seen.query_queued_cancelled = ql && { state: ql.message_state };
+  seen.receipt_seventh = receipts[queued[6]];
+  check(/stat:EXPIRED/.test(receipts[queued[6]] || ''), `the seventh queued message expired: ${receipts[queued[6]]}`);
 
   // B leaves at its time with the new text; A never does.
   await until('the receipt of B', async () => receipts[b] !== undefined, 40000);
