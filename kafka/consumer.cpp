@@ -67,7 +67,8 @@ Consumer::Consumer(KafkaOptions kopts, ConsumerOptions copts)
     set_conf(conf, "enable.auto.commit", "false");
     set_conf(conf, "enable.auto.offset.store", "false");
     set_conf(conf, "auto.offset.reset", copts_.auto_offset_reset);
-    set_conf(conf, "partition.assignment.strategy", "cooperative-sticky");
+    set_conf(conf, "partition.assignment.strategy",
+             copts_.eager ? "roundrobin" : "cooperative-sticky");
     set_conf(conf, "session.timeout.ms", std::to_string(copts_.session_timeout.count()));
     set_conf(conf, "heartbeat.interval.ms", std::to_string(copts_.session_timeout.count() / 4));
     set_conf(conf, "max.poll.interval.ms", std::to_string(copts_.max_poll_interval.count()));
@@ -134,9 +135,6 @@ void Consumer::on_rebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err,
     // A held queue outlives its partition in librdkafka and would keep the
     // partition off the consumer queue if it came back.
     self->release_all(list);
-    // Likewise librdkafka's pause: a partition paused when it went would
-    // come back paused, with no one left who knows to resume it.
-    self->resume(list);
     if (self->copts_.on_revoke) self->copts_.on_revoke(list);
     if (cooperative) {
       if (auto* e = rd_kafka_incremental_unassign(rk, parts)) rd_kafka_error_destroy(e);

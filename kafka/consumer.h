@@ -43,6 +43,15 @@ struct ConsumerOptions {
   std::string auto_offset_reset = "earliest";
   std::chrono::milliseconds session_timeout{10000};
   std::chrono::milliseconds max_poll_interval{300000};
+  // The eager protocol (roundrobin) instead of cooperative-sticky: every
+  // rebalance revokes every partition before the group rejoins, and so the
+  // commits made while revoking hold. librdkafka 2.0's cooperative revoke
+  // runs amid the rejoin, and its commits can fail with ILLEGAL_GENERATION
+  // (librdkafka #4059, fixed in 2.9): the next owner then repeats what was
+  // done since the last commit. For a stage whose repeats reach the outside
+  // world (the sender); it costs every member its in-flight work at every
+  // rebalance, so stages with state to restore keep cooperative-sticky.
+  bool eager = false;
   // queued.max.messages.kbytes when > 0: how much is fetched ahead, per
   // partition while it is held, else for the consumer as a whole.
   int prefetch_kbytes = 0;

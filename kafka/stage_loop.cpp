@@ -21,8 +21,16 @@ void OffsetTracker::finished(const TopicPartition& tp, int64_t offset) {
   if (it->second.open.erase(offset)) --total_;
 }
 
+void OffsetTracker::abandoned(const TopicPartition& tp, int64_t offset) {
+  std::lock_guard lock(mu_);
+  auto it = parts_.find(tp);
+  if (it == parts_.end() || !it->second.open.erase(offset)) return;
+  --total_;
+  it->second.floor = std::min(it->second.floor, offset);
+}
+
 int64_t OffsetTracker::position(const Part& p) const {
-  return p.open.empty() ? p.next : *p.open.begin();
+  return std::min(p.open.empty() ? p.next : *p.open.begin(), p.floor);
 }
 
 std::vector<std::pair<TopicPartition, int64_t>> OffsetTracker::take_committable() {
@@ -91,6 +99,7 @@ StageLoop::StageLoop(KafkaOptions kopts, StageLoopOptions opts, std::shared_ptr<
   // it (bounded) and commit, so the next owner repeats as little as possible.
   opts_.consumer.on_revoke = [this, user_revoke](const std::vector<TopicPartition>& tps) {
     if (flush_) flush_();
+    if (revoking_) revoking_(tps);
     auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
     while (tracker_.in_flight(tps) > 0 && std::chrono::steady_clock::now() < deadline)
       std::this_thread::sleep_for(std::chrono::milliseconds(5));

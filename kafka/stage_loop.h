@@ -8,6 +8,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <cstdint>
 #include <functional>
 #include <map>
 #include <memory>
@@ -28,6 +29,11 @@ class OffsetTracker {
  public:
   void started(const TopicPartition& tp, int64_t offset);
   void finished(const TopicPartition& tp, int64_t offset);
+  // A record the stage gives up without an outcome, because its partition is
+  // going to another member: it no longer counts as in flight, and the
+  // committable offset stays at or before it, so that the next owner reads
+  // it again.
+  void abandoned(const TopicPartition& tp, int64_t offset);
   // Offsets that moved since the last call.
   std::vector<std::pair<TopicPartition, int64_t>> take_committable();
   // Committable offsets of these partitions, whether moved or not.
@@ -40,8 +46,9 @@ class OffsetTracker {
  private:
   struct Part {
     std::set<int64_t> open;
-    int64_t next = -1;       // one past the highest offset started
-    int64_t committed = -1;  // last value handed out
+    int64_t next = -1;          // one past the highest offset started
+    int64_t committed = -1;     // last value handed out
+    int64_t floor = INT64_MAX;  // lowest abandoned offset
   };
   int64_t position(const Part& p) const;
   mutable std::mutex mu_;
@@ -97,6 +104,15 @@ class StageLoop {
   // the polling thread before a revoke waits for in-flight records and before
   // the drain at stop, so that nothing waits for a hold to end.
   void set_flush(std::function<void()> fn) { flush_ = std::move(fn); }
+  // For a handler that queues records for a long time (the sender, at a
+  // provider's pace): runs on the polling thread when partitions are revoked,
+  // before the wait for their in-flight records. The stage gives back what it
+  // has not started on with abandon(), rather than finish it while the next
+  // owner reads the same records (sending them twice).
+  void set_revoking(std::function<void(const std::vector<TopicPartition>&)> fn) {
+    revoking_ = std::move(fn);
+  }
+  void abandon(const TopicPartition& tp, int64_t offset) { tracker_.abandoned(tp, offset); }
 
  private:
   void run();
@@ -125,6 +141,7 @@ class StageLoop {
   std::vector<std::function<void(Consumer&)>> tasks_;
   std::function<void(Consumer&)> tick_;
   std::function<void()> flush_;
+  std::function<void(const std::vector<TopicPartition>&)> revoking_;
   bool load_paused_ = false;  // poll thread only
   std::vector<TopicPartition> paused_for_load_;
 };

@@ -211,6 +211,20 @@ void ProviderLink::enqueue(OutMessage m) {
   wake();
 }
 
+std::vector<OutMessage> ProviderLink::take_unsent(const std::set<int32_t>& partitions) {
+  std::vector<OutMessage> out;
+  std::deque<OutMessage> keep;
+  for (auto& m : queue_) {
+    if (partitions.count(m.partition))
+      out.push_back(std::move(m));
+    else
+      keep.push_back(std::move(m));
+  }
+  queue_.swap(keep);
+  queued_ -= out.size();
+  return out;
+}
+
 void ProviderLink::requeue_front(OutMessage m) {
   queue_.push_front(std::move(m));
   ++queued_;
@@ -302,17 +316,21 @@ bool ProviderLink::take_controlled(int64_t now_ms) {
                      std::move(m.done));
     return true;
   }
-  // The dispatcher's expiry check ran before this replacement: a validity the
-  // gateway accepted may have passed while the message waited its turn.
-  if (head.msg.expire_at_ms() > 0 && head.msg.expire_at_ms() <= now_ms) {
-    OutMessage m = std::move(queue_.front());
-    queue_.pop_front();
-    --queued_;
-    fail_internal(std::move(m), schema::kStateExpired, "000",
-                  "validity period passed before the provider took it");
-    return true;
-  }
-  return false;
+  // A validity the gateway accepted may have passed while the message waited
+  // its turn.
+  return expire_head(now_ms);
+}
+
+bool ProviderLink::expire_head(int64_t now_ms) {
+  if (queue_.empty()) return false;
+  int64_t expire = queue_.front().msg.expire_at_ms();
+  if (expire <= 0 || expire > now_ms) return false;
+  OutMessage m = std::move(queue_.front());
+  queue_.pop_front();
+  --queued_;
+  fail_internal(std::move(m), schema::kStateExpired, "000",
+                "validity period passed before the provider took it");
+  return true;
 }
 
 asio::awaitable<void> ProviderLink::dispatcher() {
@@ -333,15 +351,7 @@ asio::awaitable<void> ProviderLink::dispatcher() {
       continue;
     }
     int64_t now_ms = wall_ms();
-    if (head.msg.expire_at_ms() > 0 && head.msg.expire_at_ms() <= now_ms) {
-      OutMessage m = std::move(queue_.front());
-      queue_.pop_front();
-      --queued_;
-      fail_internal(std::move(m), schema::kStateExpired, "000",
-                    "validity period passed before the provider took it");
-      continue;
-    }
-    if (take_controlled(now_ms)) continue;
+    if (expire_head(now_ms) || take_controlled(now_ms)) continue;
     // Parts of one message go one at a time, so they reach the provider in order.
     const std::string& group = head.msg.concat().group_key();
     if (!group.empty() && group_outstanding_[group] > 0) {
@@ -354,8 +364,10 @@ asio::awaitable<void> ProviderLink::dispatcher() {
     bind = pick_bind();
     if (!bind) continue;
     // A cancel that came during the wait for the rate still counts: the
-    // customer heard ESME_ROK, so the last look is just before the send.
-    if (take_controlled(wall_ms())) continue;
+    // customer heard ESME_ROK, so the last look is just before the send. The
+    // head may also have changed meanwhile (a message put back in front).
+    now_ms = wall_ms();
+    if (expire_head(now_ms) || take_controlled(now_ms)) continue;
     OutMessage m = std::move(queue_.front());
     queue_.pop_front();
     --queued_;

@@ -20,6 +20,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -37,6 +38,8 @@ struct OutMessage {
   std::function<void()> done;  // the input record's outcome is durable
   int attempts = 0;
   std::chrono::steady_clock::time_point not_before{};
+  int32_t partition = -1;  // where it was read, for giving it back on a revoke
+  int64_t offset = -1;
 };
 
 struct SenderEnv {
@@ -78,6 +81,9 @@ class ProviderLink : public std::enable_shared_from_this<ProviderLink> {
   void enqueue(OutMessage m);
 
   size_t queued() const { return queued_.load(); }
+  // Takes the queued messages read from these partitions of the provider's
+  // topic, none of which has gone to the provider yet.
+  std::vector<OutMessage> take_unsent(const std::set<int32_t>& partitions);
   // Stop sending new submits (drain); answers to outstanding ones still count.
   void stop_dispatching() {
     dispatching_ = false;
@@ -100,8 +106,11 @@ class ProviderLink : public std::enable_shared_from_this<ProviderLink> {
 
   boost::asio::awaitable<void> dispatcher();
   // Acts on a customer's cancel_sm or replace_sm of the queue's head; true
-  // when the head left the queue for it (cancelled, or postponed).
+  // when the head left the queue for it (cancelled, postponed, or expired by
+  // a new validity).
   bool take_controlled(int64_t now_ms);
+  // Fails the queue's head as EXPIRED if its validity has passed.
+  bool expire_head(int64_t now_ms);
   boost::asio::awaitable<void> bind_loop(std::shared_ptr<Bind> b);
   boost::asio::awaitable<void> read_loop(std::shared_ptr<Bind> b);
   boost::asio::awaitable<void> writer(std::shared_ptr<Bind> b);

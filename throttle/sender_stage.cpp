@@ -5,6 +5,9 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <future>
+#include <memory>
+#include <set>
 #include <thread>
 
 #include "common/log.h"
@@ -71,6 +74,8 @@ void SenderStage::start() {
   // by the next owner; no need to wait long for it.
   lo.drain_timeout = std::chrono::seconds(3);
   lo.consumer.prefetch_kbytes = opts_.prefetch_kbytes;
+  // A repeat here is a message sent twice (kafka/consumer.h).
+  lo.consumer.eager = true;
   // Each provider's queue is bounded by its own hold (tick()). A release
   // brings what its partitions collected at once, and the loop's own pause,
   // which throws the prefetch away, should not answer that.
@@ -80,6 +85,38 @@ void SenderStage::start() {
         on_record(m, std::move(done));
       });
   loop_->set_tick([this](kafka::Consumer& c) { tick(c); });
+  // What waits in a provider's queue for partitions that go to another
+  // sender is given back, not sent: the new owner reads it again. (Waiting
+  // for it to drain at the provider's pace could outlast the revoke, and both
+  // would send it.)
+  loop_->set_revoking([this](const std::vector<kafka::TopicPartition>& tps) {
+    auto given_back = std::make_shared<std::promise<size_t>>();
+    auto result = given_back->get_future();
+    asio::post(io_, [this, tps, given_back] {
+      size_t n = 0;
+      for (auto& [name, link] : links_) {
+        std::set<int32_t> parts;
+        std::string topic;
+        for (const auto& tp : tps)
+          if (provider_of_topic(tp.topic) == name) {
+            parts.insert(tp.partition);
+            topic = tp.topic;
+          }
+        if (parts.empty()) continue;
+        for (auto& m : link->take_unsent(parts)) {
+          loop_->abandon({topic, m.partition}, m.offset);
+          ++n;
+        }
+      }
+      given_back->set_value(n);
+    });
+    // The I/O thread answers at once unless it is stopping; the revoke's own
+    // bounded wait covers that case.
+    if (result.wait_for(std::chrono::seconds(2)) != std::future_status::ready) return;
+    if (size_t n = result.get())
+      log::info("sender: queued messages given back to the partitions' next owner",
+                {{"messages", std::to_string(n)}, {"partitions", std::to_string(tps.size())}});
+  });
   config_->on_change([this](std::shared_ptr<const config::Snapshot> snap) {
     asio::post(io_, [this, snap] { apply_config(snap); });
   });
@@ -142,6 +179,8 @@ void SenderStage::on_record(const rd_kafka_message_t& m, kafka::StageLoop::Done 
     return;
   }
   out.done = std::move(done);
+  out.partition = m.partition;
+  out.offset = m.offset;
   std::string provider = provider_of_topic(kafka::topic_of(&m));
   asio::post(io_, [this, provider = std::move(provider), out = std::move(out)]() mutable {
     deliver_to_link(std::move(provider), std::move(out));

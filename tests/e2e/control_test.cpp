@@ -57,10 +57,10 @@ TEST(MessageControl, CancelReplaceAndQueryWorkOnEitherGatewayNode) {
   stats = nlohmann::json::parse(body, nullptr, false);
   ASSERT_FALSE(stats.is_discarded()) << body;
   for (auto& t : stats["destinations"]["top"]) by_dest[t["dest"]] = t["count"];
-  // Eight queued for one destination: the last cancelled while it waited, the
-  // seventh given a validity by replace_sm that passed while it waited.
-  EXPECT_EQ(by_dest["447800000001"], 6)
-      << "of eight queued at the sender, one cancelled and one expired: " << body;
+  // Fourteen queued for one destination: the last cancelled while it waited,
+  // the one before it given a validity by replace_sm that passed meanwhile.
+  EXPECT_EQ(by_dest["447800000001"], 12)
+      << "of fourteen queued at the sender, one cancelled and one expired: " << body;
 
   EXPECT_EQ(n2.proc->stop(SIGTERM), 0) << n2.proc->log();
   EXPECT_EQ(n1.proc->stop(SIGTERM), 0) << n1.proc->log();

@@ -32,7 +32,7 @@ TEST(ThirdPartySmsc, SenderDeliversToANodeSmppServerAndItsReceiptsComeBack) {
   std::cout << "[ figure ] acknowledged=" << j["acknowledged"] << " smsc_submits=" << s["submits"]
             << " smsc_unique=" << s["unique"] << " dlr_matched=" << j["dlr"]["matched"] << "\n";
   EXPECT_EQ(j["acknowledged"], 300);
-  EXPECT_EQ(s["unique"], 300) << "every message reached the SMSC";
+  EXPECT_EQ(s["unique"], 300) << "every message reached the SMSC\n--- n1\n" << all.proc->log();
   EXPECT_EQ(s["submits"], 300) << "and once";
   EXPECT_EQ(j["dlr"]["matched"], 300) << load.output;
   EXPECT_EQ(all.proc->stop(SIGTERM), 0) << all.proc->log();

@@ -130,39 +130,41 @@ async function main() {
   check(qn.command_status === 0x67, `query_sm of an unknown id: ESME_RQUERYFAIL, got ${qn.command_status}`);
 
   // Queued at the sender behind a provider paced at 1 message/s: the last of
-  // eight is cancelled while it waits in the sender's queue (about 7 s: a
+  // fourteen is cancelled while it waits in the sender's queue (about 13 s: a
   // loaded CI machine once took 4 s to pass a cancel on), and the sender
-  // drops it and records it DELETED. One destination for all eight: the
+  // drops it and records it DELETED. One destination for all fourteen: the
   // provider's topic is keyed by destination, so they share a partition and
-  // leave in order. (With eight destinations the partitions were read in any
-  // order, and the last one submitted was sometimes the first one sent.)
+  // leave in order. (With one destination each the partitions were read in
+  // any order, and the last one submitted was sometimes the first one sent.)
   const queued = [];
-  for (let i = 1; i <= 8; i++) queued.push(await submit('447800000001', `queued ${i}`, ''));
+  for (let i = 1; i <= 14; i++) queued.push(await submit('447800000001', `queued ${i}`, ''));
   seen.queued = queued;
-  const last = queued[7];
-  // The seventh gets a validity of 2 s by replace_sm, which passes while it
-  // waits: the sender must let it expire, not send it.
-  await until('query_sm(seventh queued) on node 2', async () => (await query(s2, queued[6])).command_status === 0, 10000);
-  const r7 = await call(s2, 'replace_sm', {
-    message_id: queued[6], source_addr: '12345', short_message: 'queued 7 replaced',
-    validity_period: '000000000002000R', registered_delivery: 1,
+  const last = queued[13];
+  const thirteenth = queued[12];
+  // The thirteenth gets a validity of 1 s by replace_sm, which passes while
+  // it waits its turn (about 12 s; a loaded machine's views of sms.status
+  // have lagged seconds behind): the sender must let it expire, not send it.
+  await until('query_sm(thirteenth queued) on node 2', async () => (await query(s2, thirteenth)).command_status === 0, 10000);
+  const r13 = await call(s2, 'replace_sm', {
+    message_id: thirteenth, source_addr: '12345', short_message: 'queued 13 replaced',
+    validity_period: '000000000001000R', registered_delivery: 1,
   });
-  seen.replace_queued_validity = r7.command_status;
-  check(r7.command_status === 0, `replace_sm(seventh queued, validity 2 s): ESME_ROK, got ${r7.command_status}`);
+  seen.replace_queued_validity = r13.command_status;
+  check(r13.command_status === 0, `replace_sm(thirteenth queued, validity 1 s): ESME_ROK, got ${r13.command_status}`);
   await until('query_sm(last queued) on node 2', async () => (await query(s2, last)).command_status === 0, 10000);
   const before = await query(s2, last);
   seen.query_last_before_cancel = { status: before.command_status, state: before.message_state };
   const cq = await call(s2, 'cancel_sm', { message_id: last, source_addr: '12345' });
   seen.cancel_queued = cq.command_status;
   check(cq.command_status === 0, `cancel_sm of a queued message: ESME_ROK, got ${cq.command_status}`);
-  await until('the receipt of the seventh queued message', async () => receipts[queued[6]] !== undefined, 30000);
+  await until('the receipt of the thirteenth queued message', async () => receipts[thirteenth] !== undefined, 50000);
   const ql = await until('query_sm(last queued) says DELETED', async () => {
     const r = await query(s1, last);
     return r.command_status === 0 && r.message_state === 4 ? r : null;
   }, 10000);
   seen.query_queued_cancelled = ql && { state: ql.message_state };
-  seen.receipt_seventh = receipts[queued[6]];
-  check(/stat:EXPIRED/.test(receipts[queued[6]] || ''), `the seventh queued message expired: ${receipts[queued[6]]}`);
+  seen.receipt_thirteenth = receipts[thirteenth];
+  check(/stat:EXPIRED/.test(receipts[thirteenth] || ''), `the thirteenth queued message expired: ${receipts[thirteenth]}`);
 
   // B leaves at its time with the new text; A never does.
   await until('the receipt of B', async () => receipts[b] !== undefined, 40000);
