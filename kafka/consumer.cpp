@@ -130,6 +130,7 @@ void Consumer::on_rebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err,
     } else {
       rd_kafka_assign(rk, parts);
     }
+    self->reattach(list);
     if (self->copts_.on_assign) self->copts_.on_assign(list);
   } else {
     // A held queue outlives its partition in librdkafka and would keep the
@@ -186,10 +187,22 @@ void Consumer::resume(const std::vector<TopicPartition>& parts) {
   rd_kafka_topic_partition_list_destroy(l);
 }
 
+void Consumer::reattach(const std::vector<TopicPartition>& parts) {
+  for (const auto& tp : parts) {
+    if (!ever_held_.count(tp) || held_.count(tp)) continue;
+    rd_kafka_queue_t* q = rd_kafka_queue_get_partition(rk_, tp.topic.c_str(), tp.partition);
+    if (!q) continue;
+    if (!consumer_queue_) consumer_queue_ = rd_kafka_queue_get_consumer(rk_);
+    rd_kafka_queue_forward(q, consumer_queue_);
+    rd_kafka_queue_destroy(q);
+  }
+}
+
 void Consumer::hold(const std::vector<TopicPartition>& parts) {
   for (const auto& tp : parts) {
     auto& h = held_[tp];
     if (h.holds++ > 0) continue;
+    ever_held_.insert(tp);
     h.queue = rd_kafka_queue_get_partition(rk_, tp.topic.c_str(), tp.partition);
     if (!h.queue) {
       held_.erase(tp);

@@ -9,6 +9,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -84,6 +85,11 @@ class Consumer {
   // every hold on it is. Revoked partitions are released.
   void hold(const std::vector<TopicPartition>& parts);
   void release(const std::vector<TopicPartition>& parts);
+  // Forwards these partitions' queues to the consumer queue again, unless
+  // held: librdkafka leaves a queue the application once forwarded to the
+  // application, also when the partition is assigned anew. Done on every
+  // assignment; cheap and harmless to repeat.
+  void reattach(const std::vector<TopicPartition>& parts);
   // What waits in a held partition's queue: the records fetched for it, and
   // the odd event (such as reaching the partition's end).
   size_t held_backlog(const TopicPartition& tp);
@@ -107,6 +113,10 @@ class Consumer {
   rd_kafka_t* rk_ = nullptr;
   rd_kafka_queue_t* consumer_queue_ = nullptr;
   std::map<TopicPartition, Held> held_;  // poll thread only
+  // Partitions ever held: librdkafka marks a queue the application forwarded
+  // for good, and no longer forwards it itself when the partition is
+  // assigned again; on_rebalance does it for these.
+  std::set<TopicPartition> ever_held_;
   bool closed_ = false;
 };
 

@@ -222,12 +222,17 @@ std::vector<OutMessage> ProviderLink::take_unsent(const std::set<int32_t>& parti
   }
   queue_.swap(keep);
   queued_ -= out.size();
+  if (!out.empty()) {
+    ++front_changes_;
+    wake();
+  }
   return out;
 }
 
 void ProviderLink::requeue_front(OutMessage m) {
   queue_.push_front(std::move(m));
   ++queued_;
+  ++front_changes_;
   wake();
 }
 
@@ -359,8 +364,10 @@ asio::awaitable<void> ProviderLink::dispatcher() {
       co_await wake_.async_wait(asio::as_tuple(asio::use_awaitable));
       continue;
     }
+    const uint64_t front_seen = front_changes_;
     co_await bucket_.acquire(segments_of(head.msg));
-    if (stopped_ || queue_.empty()) continue;
+    // Another message put in front meanwhile gets its own checks first.
+    if (stopped_ || queue_.empty() || front_changes_ != front_seen) continue;
     bind = pick_bind();
     if (!bind) continue;
     // A cancel that came during the wait for the rate still counts: the

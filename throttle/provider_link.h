@@ -138,6 +138,7 @@ class ProviderLink : public std::enable_shared_from_this<ProviderLink> {
   ProviderBucket bucket_;
   boost::asio::steady_timer wake_;
   std::deque<OutMessage> queue_;
+  uint64_t front_changes_ = 0;  // messages put in front, or taken, other than by the dispatcher
   std::atomic<size_t> queued_{0};
   std::vector<std::shared_ptr<Bind>> binds_;
   size_t rr_ = 0;

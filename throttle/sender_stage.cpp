@@ -1,6 +1,7 @@
 #include "throttle/sender_stage.h"
 
 #include <algorithm>
+#include <atomic>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -91,8 +92,12 @@ void SenderStage::start() {
   // would send it.)
   loop_->set_revoking([this](const std::vector<kafka::TopicPartition>& tps) {
     auto given_back = std::make_shared<std::promise<size_t>>();
+    auto too_late = std::make_shared<std::atomic<bool>>(false);
     auto result = given_back->get_future();
-    asio::post(io_, [this, tps, given_back] {
+    asio::post(io_, [this, tps, given_back, too_late] {
+      // After the revoke gave up waiting, the partitions may be ours again
+      // and the queue hold their records anew.
+      if (too_late->load()) return;
       size_t n = 0;
       for (auto& [name, link] : links_) {
         std::set<int32_t> parts;
@@ -112,7 +117,10 @@ void SenderStage::start() {
     });
     // The I/O thread answers at once unless it is stopping; the revoke's own
     // bounded wait covers that case.
-    if (result.wait_for(std::chrono::seconds(2)) != std::future_status::ready) return;
+    if (result.wait_for(std::chrono::seconds(2)) != std::future_status::ready) {
+      too_late->store(true);
+      return;
+    }
     if (size_t n = result.get())
       log::info("sender: queued messages given back to the partitions' next owner",
                 {{"messages", std::to_string(n)}, {"partitions", std::to_string(tps.size())}});
@@ -260,6 +268,16 @@ void SenderStage::tick(kafka::Consumer& c) {
   if (!to_release.empty()) {
     c.release(to_release);
     for (auto& tp : to_release) held_.erase(tp);
+  }
+  // The consumer reattaches once-held partitions when they are assigned; a
+  // partition whose old fetcher stopped only after that would sit unread,
+  // so look again now and then.
+  if (auto now = std::chrono::steady_clock::now(); now >= next_reattach_) {
+    next_reattach_ = now + std::chrono::seconds(1);
+    std::vector<kafka::TopicPartition> free;
+    for (const auto& tp : assigned_)
+      if (!held_.count(tp)) free.push_back(tp);
+    c.reattach(free);
   }
   // Refresh the queue snapshot from the io thread for the next tick.
   asio::post(io_, [this] {
