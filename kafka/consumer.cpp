@@ -146,6 +146,12 @@ void Consumer::on_rebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err,
 }
 
 MessagePtr Consumer::poll(std::chrono::milliseconds timeout) {
+  if (!ever_held_.empty()) {
+    if (auto now = std::chrono::steady_clock::now(); now >= next_reattach_) {
+      next_reattach_ = now + std::chrono::seconds(1);
+      reattach(assignment());
+    }
+  }
   rd_kafka_message_t* m = rd_kafka_consumer_poll(rk_, static_cast<int>(timeout.count()));
   if (!m) return nullptr;
   if (m->err) {

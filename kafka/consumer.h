@@ -85,10 +85,13 @@ class Consumer {
   // every hold on it is. Revoked partitions are released.
   void hold(const std::vector<TopicPartition>& parts);
   void release(const std::vector<TopicPartition>& parts);
+  bool is_held(const TopicPartition& tp) const { return held_.count(tp) > 0; }
   // Forwards these partitions' queues to the consumer queue again, unless
   // held: librdkafka leaves a queue the application once forwarded to the
   // application, also when the partition is assigned anew. Done on every
-  // assignment; cheap and harmless to repeat.
+  // assignment, and by poll() once a second for every assigned partition
+  // (a partition whose old fetcher stopped only after its assignment would
+  // otherwise sit unread); cheap and harmless to repeat.
   void reattach(const std::vector<TopicPartition>& parts);
   // What waits in a held partition's queue: the records fetched for it, and
   // the odd event (such as reaching the partition's end).
@@ -117,6 +120,7 @@ class Consumer {
   // for good, and no longer forwards it itself when the partition is
   // assigned again; on_rebalance does it for these.
   std::set<TopicPartition> ever_held_;
+  std::chrono::steady_clock::time_point next_reattach_{};  // poll thread only
   bool closed_ = false;
 };
 

@@ -65,10 +65,7 @@ void SenderStage::start() {
     shares_dirty_ = true;
   };
   lo.consumer.on_revoke = [this](const std::vector<kafka::TopicPartition>& tps) {
-    for (const auto& tp : tps) {
-      assigned_.erase(tp);
-      held_.erase(tp);  // the consumer releases revoked partitions itself
-    }
+    for (const auto& tp : tps) assigned_.erase(tp);
     shares_dirty_ = true;
   };
   // A queued message that has not gone out when we stop is simply read again
@@ -257,28 +254,12 @@ void SenderStage::tick(kafka::Consumer& c) {
   for (const auto& tp : assigned_) {
     auto it = q.find(provider_of_topic(tp.topic));
     size_t queued = it == q.end() ? 0 : it->second;
-    bool held = held_.count(tp) > 0;
+    bool held = c.is_held(tp);  // the sender is the consumer's only holder
     if ((queued >= opts_.high_watermark || draining_) && !held) to_hold.push_back(tp);
     if (queued <= opts_.low_watermark && held && !draining_) to_release.push_back(tp);
   }
-  if (!to_hold.empty()) {
-    c.hold(to_hold);
-    held_.insert(to_hold.begin(), to_hold.end());
-  }
-  if (!to_release.empty()) {
-    c.release(to_release);
-    for (auto& tp : to_release) held_.erase(tp);
-  }
-  // The consumer reattaches once-held partitions when they are assigned; a
-  // partition whose old fetcher stopped only after that would sit unread,
-  // so look again now and then.
-  if (auto now = std::chrono::steady_clock::now(); now >= next_reattach_) {
-    next_reattach_ = now + std::chrono::seconds(1);
-    std::vector<kafka::TopicPartition> free;
-    for (const auto& tp : assigned_)
-      if (!held_.count(tp)) free.push_back(tp);
-    c.reattach(free);
-  }
+  if (!to_hold.empty()) c.hold(to_hold);
+  if (!to_release.empty()) c.release(to_release);
   // Refresh the queue snapshot from the io thread for the next tick.
   asio::post(io_, [this] {
     std::map<std::string, size_t> snap;

@@ -73,8 +73,7 @@ class SenderStage {
   // io thread only:
   std::map<std::string, std::shared_ptr<ProviderLink>> links_;
   // poll thread only:
-  std::set<kafka::TopicPartition> assigned_, held_;
-  std::chrono::steady_clock::time_point next_reattach_{};  // poll thread only
+  std::set<kafka::TopicPartition> assigned_;
   std::map<std::string, int> partition_counts_;
   bool shares_dirty_ = true;
   // shared:
