@@ -66,6 +66,10 @@ bool starts_with(std::string_view s, std::string_view p) {
 constexpr pid::Relation kPreference[] = {pid::Relation::same, pid::Relation::hex_to_dec,
                                          pid::Relation::dec_to_hex};
 
+uint64_t join_hash(std::string_view join_key) {
+  return std::hash<std::string_view>{}(join_key);
+}
+
 }  // namespace
 
 std::string sent_state_key(std::string_view join_key, std::string_view spelling) {
@@ -193,15 +197,14 @@ DlrCorrelator::Entry* DlrCorrelator::find(JoinPartition& jp, const std::string& 
   return it == jp.entries.end() ? nullptr : &it->second;
 }
 
-void DlrCorrelator::reschedule(int domain, int32_t partition, const std::string& key, int64_t& slot,
-                               int64_t when) {
-  if (slot != 0) wakes_.erase({slot, domain, partition, key});
-  slot = when;
-  wakes_.insert({when, domain, partition, key});
+void DlrCorrelator::reschedule_group(int32_t partition, const std::string& node_key, Group& g,
+                                     int64_t when) {
+  if (g.wake == WakeHeap::kNone) g.wake = wakes_.add(kParts, partition, &node_key);
+  wakes_.schedule(g.wake, when);
 }
 
-void DlrCorrelator::insert(int32_t partition, const std::string& state_key, Entry e, Output& out,
-                           int64_t now) {
+DlrCorrelator::Entry& DlrCorrelator::insert(int32_t partition, const std::string& state_key,
+                                            Entry e, Output& out, int64_t now) {
   (void)out;
   auto& jp = join_[partition];
   int64_t when = e.expire;
@@ -210,22 +213,24 @@ void DlrCorrelator::insert(int32_t partition, const std::string& state_key, Entr
     int64_t cross = e.held_since + opts_.cross_wait.count();
     if (cross > now && cross < e.expire) when = cross;
   }
-  e.wake = 0;
-  if (auto old = jp.entries.find(state_key); old != jp.entries.end() && old->second.wake != 0)
-    wakes_.erase({old->second.wake, kJoin, partition, state_key});
-  auto [it, fresh] = jp.entries.insert_or_assign(state_key, std::move(e));
+  auto [it, fresh] = jp.entries.try_emplace(state_key);
+  // A replaced entry keeps its slot: the node, and so the key, stay.
+  WakeHeap::Id id = fresh ? wakes_.add(kJoin, partition, &it->first) : it->second.wake;
+  it->second = std::move(e);
+  it->second.wake = id;
   if (fresh) {
     jp.by_join[it->second.join_key].push_back(state_key);
     ++count_;
   }
-  reschedule(kJoin, partition, state_key, it->second.wake, when);
+  wakes_.schedule(id, when);
+  return it->second;
 }
 
 void DlrCorrelator::erase(int32_t partition, JoinPartition& jp, const std::string& state_key,
                           Output& out, bool write) {
   auto it = jp.entries.find(state_key);
   if (it == jp.entries.end()) return;
-  if (it->second.wake != 0) wakes_.erase({it->second.wake, kJoin, partition, state_key});
+  if (it->second.wake != WakeHeap::kNone) wakes_.remove(it->second.wake);
   auto bj = jp.by_join.find(it->second.join_key);
   if (bj != jp.by_join.end()) {
     std::erase(bj->second, state_key);
@@ -238,7 +243,7 @@ void DlrCorrelator::erase(int32_t partition, JoinPartition& jp, const std::strin
 
 void DlrCorrelator::persist(int32_t partition, const std::string& state_key, const Entry& e,
                             Output& out) {
-  out.state.push_back({partition, state_key, e.st});
+  out.state.push_back({partition, state_key, e.st});  // shared, not copied
 }
 
 // ---------------------------------------------------------------------------
@@ -259,11 +264,15 @@ std::vector<DlrCorrelator::Choice> DlrCorrelator::candidates(JoinPartition& jp,
       }
     return out;
   }
-  auto [from, to] = jp.done_by_join.equal_range(join_key);
-  for (auto it = from; it != to; ++it) {
-    auto rel = pid::relation(it->second->id, receipt_id);
-    if (rel != pid::Relation::none) out.push_back({it->second->state_key, rel, true});
-  }
+  jp.done_by_join.each(join_hash(join_key), [&](const DoneMark* d) {
+    if (d->join_key() != join_key) return true;
+    std::string spelling(d->spelling());
+    bool number = d->kind == pid::Kind::decimal || d->kind == pid::Kind::hex;
+    pid::Parsed id{d->kind, number ? spelling : std::string(), spelling};
+    auto rel = pid::relation(id, receipt_id);
+    if (rel != pid::Relation::none) out.push_back({d->state_key, rel, true});
+    return true;
+  });
   return out;
 }
 
@@ -286,43 +295,76 @@ std::optional<DlrCorrelator::Choice> DlrCorrelator::choose(JoinPartition& jp,
   return std::nullopt;
 }
 
+const DlrCorrelator::DoneMark* DlrCorrelator::find_done(const JoinPartition& jp,
+                                                        std::string_view join_key,
+                                                        std::string_view state_key) {
+  const DoneMark* found = nullptr;
+  jp.done_by_join.each(join_hash(join_key), [&](const DoneMark* d) {
+    if (d->state_key != state_key) return true;
+    found = d;
+    return false;
+  });
+  return found;
+}
+
+const DlrCorrelator::DoneMark* DlrCorrelator::first_done(const JoinPartition& jp) {
+  const DoneMark* a = jp.done.empty() ? nullptr : &jp.done.front();
+  const DoneMark* b = jp.done_late.empty() ? nullptr : &jp.done_late.begin()->second;
+  if (!a || !b) return a ? a : b;
+  return b->expire < a->expire || (b->expire == a->expire && b->seq < a->seq) ? b : a;
+}
+
 void DlrCorrelator::mark_done(JoinPartition& jp, DoneMark m) {
-  if (jp.done_by_key.contains(m.state_key)) return;
-  int64_t expire = m.expire;
-  const DoneMark& d = jp.done.emplace_hint(jp.done.end(), expire, std::move(m))->second;
-  jp.done_by_key.emplace(d.state_key, &d);
-  jp.done_by_join.emplace(d.join_key, &d);
+  if (find_done(jp, m.join_key(), m.state_key)) return;
+  uint64_t h = join_hash(m.join_key());  // before the string moves
+  m.seq = done_seq_++;
+  const DoneMark* d;
+  if (jp.done.empty() || jp.done.back().expire <= m.expire) {
+    d = &jp.done.emplace_back(std::move(m));
+  } else {
+    int64_t expire = m.expire;
+    d = &jp.done_late.emplace(expire, std::move(m))->second;
+  }
+  jp.done_by_join.insert(h, d);
   ++count_;
 }
 
 std::optional<std::pair<int32_t, int64_t>> DlrCorrelator::oldest_done() const {
   std::optional<std::pair<int32_t, int64_t>> best;
   for (const auto& [p, jp] : join_)
-    if (!jp.done.empty() && (!best || jp.done.begin()->first < best->second))
-      best = {p, jp.done.begin()->first};
+    if (const DoneMark* d = first_done(jp); d && (!best || d->expire < best->second))
+      best = {p, d->expire};
   return best;
 }
 
 void DlrCorrelator::forget_done(int32_t partition, Output& out, bool evicting) {
   auto& jp = join_[partition];
-  if (jp.done.empty()) return;
-  const DoneMark& d = jp.done.begin()->second;
-  if (auto it = jp.done_by_key.find(d.state_key); it != jp.done_by_key.end() && it->second == &d)
-    jp.done_by_key.erase(it);
-  auto [from, to] = jp.done_by_join.equal_range(d.join_key);
-  for (auto it = from; it != to; ++it)
-    if (it->second == &d) {
-      jp.done_by_join.erase(it);
-      break;
-    }
-  out.state.push_back({partition, d.state_key, std::nullopt});
+  const DoneMark* first = first_done(jp);
+  if (!first) return;
+  bool in_order = !jp.done.empty() && first == &jp.done.front();
+  DoneMark& d = in_order ? jp.done.front() : jp.done_late.begin()->second;
+  jp.done_by_join.erase(join_hash(d.join_key()), &d);
+  out.state.push_back({partition, std::move(d.state_key), std::nullopt});
   if (evicting && metrics_) metrics_->evicted();
-  jp.done.erase(jp.done.begin());
+  if (in_order)
+    jp.done.pop_front();
+  else
+    jp.done_late.erase(jp.done_late.begin());
   --count_;
 }
 
 Output DlrCorrelator::on_sent(int32_t partition, std::string_view key, const rec::Sent& sent,
                               int64_t now) {
+  return handle_sent(partition, key, sent, nullptr, now);
+}
+
+Output DlrCorrelator::on_sent(int32_t partition, std::string_view key, rec::Sent&& sent,
+                              int64_t now) {
+  return handle_sent(partition, key, sent, &sent, now);
+}
+
+Output DlrCorrelator::handle_sent(int32_t partition, std::string_view key, const rec::Sent& sent,
+                                  rec::Sent* own, int64_t now) {
   Output out;
   if (sent.schema_version() > 1) {
     log::error("Sent record of an unknown schema version; skipped",
@@ -349,7 +391,9 @@ Output DlrCorrelator::on_sent(int32_t partition, std::string_view key, const rec
   }
 
   pid::Parsed id = pid::parse(sent.provider_message_id());
-  auto keys = pid::sent_keys(sent.provider_id(), sent.provider_message_id());
+  // pid::sent_keys, without parsing the id a second time.
+  std::vector<std::string> keys;
+  for (const auto& f : pid::forms(id)) keys.push_back(pid::join_key(sent.provider_id(), f));
   std::string jkey = key.empty() ? keys.front() : std::string(key);
   bool primary = jkey == keys.front();
   if (std::find(keys.begin(), keys.end(), jkey) == keys.end())
@@ -386,7 +430,7 @@ Output DlrCorrelator::on_sent(int32_t partition, std::string_view key, const rec
 
   auto& jp = join_[partition];
   std::string skey = sent_state_key(jkey, id.spelling);
-  if (find(jp, skey) || jp.done_by_key.contains(skey)) {
+  if (find(jp, skey) || find_done(jp, jkey, skey)) {
     count("duplicate");  // a replay after a restart, or the sender's retry
     return out;
   }
@@ -395,15 +439,19 @@ Output DlrCorrelator::on_sent(int32_t partition, std::string_view key, const rec
   e.join_key = jkey;
   e.id = id;
   e.primary = primary;
-  e.st.set_schema_version(1);
-  *e.st.mutable_sent() = sent;
   int64_t expire = now + opts_.max_window.count();
   if (sent.expire_at_ms() > 0)
     expire = std::min(expire, sent.expire_at_ms() + opts_.late_grace.count());
   e.expire = std::max(expire, now + opts_.unmatched_hold.count());
-  e.st.set_expire_at_ms(e.expire);
-  insert(partition, skey, std::move(e), out, now);
-  persist(partition, skey, jp.entries.at(skey), out);
+  auto st = std::make_shared<rec::DlrState>();
+  st->set_schema_version(1);
+  if (own)
+    *st->mutable_sent() = std::move(*own);  // `sent` is empty from here on
+  else
+    *st->mutable_sent() = sent;
+  st->set_expire_at_ms(e.expire);
+  e.st = std::move(st);
+  persist(partition, skey, insert(partition, skey, std::move(e), out, now), out);
 
   // Receipts that came first, best relation first.
   std::vector<std::pair<std::string, pid::Relation>> held;
@@ -420,7 +468,8 @@ Output DlrCorrelator::on_sent(int32_t partition, std::string_view key, const rec
     const Entry* s = find(jp, skey);
     if (!h || !s) break;  // matched: the Sent became a done mark
     if (!acceptable(rel, conv, now - h->held_since)) continue;
-    rec::ProviderDeliver pd = h->st.early_receipt();
+    auto hst = h->st;  // outlives the entry's erasure below
+    const rec::ProviderDeliver& pd = hst->early_receipt();
     ReceiptInfo ri = receipt_info(pd);
     match(partition, jp, skey, ri, pd, rel, out, now);
     erase(partition, jp, hk, out, true);
@@ -432,6 +481,17 @@ Output DlrCorrelator::on_sent(int32_t partition, std::string_view key, const rec
 
 Output DlrCorrelator::on_receipt(int32_t partition, std::string_view key,
                                  const rec::ProviderDeliver& pd, int64_t now) {
+  return handle_receipt(partition, key, pd, nullptr, now);
+}
+
+Output DlrCorrelator::on_receipt(int32_t partition, std::string_view key, rec::ProviderDeliver&& pd,
+                                 int64_t now) {
+  return handle_receipt(partition, key, pd, &pd, now);
+}
+
+Output DlrCorrelator::handle_receipt(int32_t partition, std::string_view key,
+                                     const rec::ProviderDeliver& pd, rec::ProviderDeliver* own,
+                                     int64_t now) {
   Output out;
   ReceiptInfo ri = receipt_info(pd);
   if (pd.schema_version() > 1 || !ri.valid) {
@@ -448,7 +508,7 @@ Output DlrCorrelator::on_receipt(int32_t partition, std::string_view key,
   if (auto c = choose(jp, jkey, rid, pd.provider_id(), 0))
     ok = !c->done && match(partition, jp, c->state_key, ri, pd, c->rel, out, now);
   else
-    ok = hold(partition, jp, jkey, ri, pd, out, now);
+    ok = hold(partition, jp, jkey, ri, pd, own, out, now);
   count(ok ? "ok" : "duplicate");
   make_room(out, now);
   return out;
@@ -467,7 +527,7 @@ bool DlrCorrelator::match(int32_t partition, JoinPartition& jp, const std::strin
   if (!ri.final) {
     // Intermediate (ENROUTE, ACCEPTD): only for customers who asked for it,
     // and for a message answered as a whole only about its first part.
-    const rec::Sent& sent = e->st.sent();
+    const rec::Sent& sent = e->st->sent();
     auto snap = snapshot();
     const config::Customer* c = snap ? snap->customer_by_id(sent.customer_id()) : nullptr;
     bool enabled = c ? c->dlr_enabled : true;
@@ -482,7 +542,7 @@ bool DlrCorrelator::match(int32_t partition, JoinPartition& jp, const std::strin
   rec::DlrState done;
   done.set_schema_version(1);
   rec::Sent* slim = done.mutable_sent();
-  const rec::Sent& full = e->st.sent();
+  const rec::Sent& full = e->st->sent();
   slim->set_schema_version(full.schema_version());
   slim->set_id(full.id());
   slim->set_provider_id(full.provider_id());
@@ -494,23 +554,23 @@ bool DlrCorrelator::match(int32_t partition, JoinPartition& jp, const std::strin
   out.state.push_back({partition, sent_key, std::move(done)});
   finish(full, o, out);
   m.state_key = sent_key;
-  m.join_key = e->join_key;
-  m.id = e->id;
+  m.join_len = static_cast<uint32_t>(e->join_key.size());
+  m.kind = e->id.kind;
   erase(partition, jp, sent_key, out, false);
   mark_done(jp, std::move(m));
   return true;
 }
 
 bool DlrCorrelator::hold(int32_t partition, JoinPartition& jp, const std::string& join_key,
-                         const ReceiptInfo& ri, const rec::ProviderDeliver& pd, Output& out,
-                         int64_t now) {
+                         const ReceiptInfo& ri, const rec::ProviderDeliver& pd,
+                         rec::ProviderDeliver* own, Output& out, int64_t now) {
   pid::Parsed id = pid::parse(ri.id);
   std::string hk = held_state_key(join_key, id.spelling);
   int64_t since = now;
   if (Entry* h = find(jp, hk)) {
     // One receipt waits per id: a final stays (a later final is the
     // provider's duplicate), an intermediate gives way to what follows it.
-    if (receipt_info(h->st.early_receipt()).final || !ri.final) return false;
+    if (receipt_info(h->st->early_receipt()).final || !ri.final) return false;
     since = h->held_since;
   }
   Entry e;
@@ -519,13 +579,18 @@ bool DlrCorrelator::hold(int32_t partition, JoinPartition& jp, const std::string
   e.id = id;
   e.held_since = since;
   e.expire = now + opts_.unmatched_hold.count();
-  e.st.set_schema_version(1);
-  *e.st.mutable_early_receipt() = pd;
-  e.st.mutable_early_receipt()->set_provider_message_id(ri.id);
-  if (pd.received_at_ms() == 0) e.st.mutable_early_receipt()->set_received_at_ms(now);
-  e.st.set_expire_at_ms(e.expire);
-  insert(partition, hk, std::move(e), out, now);
-  persist(partition, hk, jp.entries.at(hk), out);
+  auto st = std::make_shared<rec::DlrState>();
+  st->set_schema_version(1);
+  rec::ProviderDeliver* r = st->mutable_early_receipt();
+  if (own)
+    *r = std::move(*own);  // `pd` is empty from here on
+  else
+    *r = pd;
+  r->set_provider_message_id(ri.id);
+  if (r->received_at_ms() == 0) r->set_received_at_ms(now);
+  st->set_expire_at_ms(e.expire);
+  e.st = std::move(st);
+  persist(partition, hk, insert(partition, hk, std::move(e), out, now), out);
   return true;
 }
 
@@ -606,7 +671,8 @@ void DlrCorrelator::expire_join(int32_t partition, const std::string& state_key,
   Entry* e = find(jp, state_key);
   if (!e) return;
   if (e->kind == Kind::held) {
-    rec::ProviderDeliver pd = e->st.early_receipt();
+    auto st = e->st;  // outlives the entry's erasure below
+    const rec::ProviderDeliver& pd = st->early_receipt();
     ReceiptInfo ri = receipt_info(pd);
     if (!evicting) {
       std::string jkey = e->join_key;
@@ -616,7 +682,7 @@ void DlrCorrelator::expire_join(int32_t partition, const std::string& state_key,
         return;
       }
       if (now < e->expire) {
-        reschedule(kJoin, partition, state_key, e->wake, e->expire);
+        wakes_.schedule(e->wake, e->expire);
         return;
       }
     } else if (metrics_) {
@@ -632,7 +698,7 @@ void DlrCorrelator::expire_join(int32_t partition, const std::string& state_key,
     return;
   }
   if (!evicting && now < e->expire) {
-    reschedule(kJoin, partition, state_key, e->wake, e->expire);
+    wakes_.schedule(e->wake, e->expire);
     return;
   }
   if (metrics_) {
@@ -700,7 +766,8 @@ Output DlrCorrelator::on_part(int32_t partition, std::string_view group_key,
     return out;
   }
   std::string gk = group_key.empty() ? part.sent().concat().group_key() : std::string(group_key);
-  auto& g = parts_[partition].groups[gk];
+  auto git = parts_[partition].groups.try_emplace(gk).first;
+  Group& g = git->second;
   if (g.done) {
     count("duplicate");
     return out;
@@ -723,9 +790,9 @@ Output DlrCorrelator::on_part(int32_t partition, std::string_view group_key,
   // Also when not fresh: a replay after a crash between the receipt going
   // out and the group being marked done must still answer the customer.
   if (g.total > 0 && g.parts.size() >= g.total)
-    complete(partition, gk, g, out, now);
+    complete(partition, git->first, g, out, now);
   else
-    reschedule(kParts, partition, gk, g.wake, g.deadline);
+    reschedule_group(partition, git->first, g, g.deadline);
   count(fresh ? "ok" : "duplicate");
   make_room(out, now);
   return out;
@@ -782,7 +849,7 @@ void DlrCorrelator::complete(int32_t partition, const std::string& group_key, Gr
   marker.set_done(true);
   marker.set_expire_at_ms(until);
   out.state.push_back({partition, "g|" + group_key, marker});
-  reschedule(kParts, partition, group_key, g.wake, until);
+  reschedule_group(partition, group_key, g, until);
 }
 
 void DlrCorrelator::expire_group(int32_t partition, const std::string& group_key, Output& out,
@@ -792,10 +859,10 @@ void DlrCorrelator::expire_group(int32_t partition, const std::string& group_key
   if (it == pp.groups.end()) return;
   Group& g = it->second;
   if (!g.done) {
-    complete(partition, group_key, g, out, now);
+    complete(partition, it->first, g, out, now);
     return;
   }
-  if (g.wake != 0) wakes_.erase({g.wake, kParts, partition, group_key});
+  if (g.wake != WakeHeap::kNone) wakes_.remove(g.wake);
   out.state.push_back({partition, "g|" + group_key, std::nullopt});
   --count_;
   pp.groups.erase(it);
@@ -804,19 +871,20 @@ void DlrCorrelator::expire_group(int32_t partition, const std::string& group_key
 // ---------------------------------------------------------------------------
 // Time
 
-void DlrCorrelator::wake(const WakeKey& w, Output& out, int64_t now, bool evicting) {
+void DlrCorrelator::wake(const WakeHeap::Due& w, Output& out, int64_t now, bool evicting) {
   // Spent before the handler runs; every handler either removes its entry or
-  // schedules a new wake-up, so nothing is left without one.
-  WakeKey spent = w;
-  wakes_.erase(spent);
-  const auto& [when, domain, p, k] = spent;
-  if (domain == kJoin) {
+  // schedules a new wake-up, so nothing is left without one. The key is
+  // copied: the handler may erase the node that holds it.
+  wakes_.spend(w.id);
+  const std::string k = *w.key;
+  int32_t p = w.partition;
+  if (w.domain == kJoin) {
     expire_join(p, k, out, now, evicting);
   } else {
     auto& pp = parts_[p];
     auto it = pp.groups.find(k);
     if (it != pp.groups.end() && !it->second.done && !evicting && now < it->second.deadline) {
-      reschedule(kParts, p, k, it->second.wake, it->second.deadline);
+      reschedule_group(p, it->first, it->second, it->second.deadline);
     } else {
       if (evicting && metrics_) metrics_->evicted();
       expire_group(p, k, out, now);
@@ -827,11 +895,11 @@ void DlrCorrelator::wake(const WakeKey& w, Output& out, int64_t now, bool evicti
 Output DlrCorrelator::tick(int64_t now) {
   Output out;
   for (auto& [p, jp] : join_)
-    while (!jp.done.empty() && jp.done.begin()->first <= now) forget_done(p, out, false);
-  while (!wakes_.empty()) {
-    WakeKey w = *wakes_.begin();
-    if (std::get<0>(w) > now) break;
-    wake(w, out, now, false);
+    for (const DoneMark* d = first_done(jp); d && d->expire <= now; d = first_done(jp))
+      forget_done(p, out, false);
+  while (auto w = wakes_.top()) {
+    if (w->when > now) break;
+    wake(*w, out, now, false);
   }
   make_room(out, now);
   return out;
@@ -841,13 +909,13 @@ void DlrCorrelator::make_room(Output& out, int64_t now) {
   // The nearest deadline goes first, a done mark or a live entry.
   while (count_ > opts_.max_entries) {
     auto done = oldest_done();
-    if (done && (wakes_.empty() || done->second <= std::get<0>(*wakes_.begin()))) {
+    auto w = wakes_.top();
+    if (done && (!w || done->second <= w->when)) {
       forget_done(done->first, out, true);
       continue;
     }
-    if (wakes_.empty()) break;
-    WakeKey w = *wakes_.begin();
-    wake(w, out, now, true);
+    if (!w) break;
+    wake(*w, out, now, true);
   }
 }
 
@@ -879,21 +947,21 @@ bool DlrCorrelator::restore(Domain domain, int32_t partition, std::string_view k
       return false;
     e.join_key = k.substr(2, k.size() - 2 - suffix.size());
     auto& jp = join_[partition];
-    if (jp.done_by_key.contains(k)) return true;  // already known as done
+    if (find_done(jp, e.join_key, k)) return true;  // already known as done
     if (e.kind == Kind::sent && st.done()) {
       erase(partition, jp, k, unused, false);  // a live entry under the key is over
       DoneMark m;
       m.expire = st.expire_at_ms() > 0 ? st.expire_at_ms() : now + opts_.done_linger.count();
       m.state_key = std::move(k);
-      m.join_key = std::move(e.join_key);
-      m.id = std::move(e.id);
+      m.join_len = static_cast<uint32_t>(e.join_key.size());
+      m.kind = e.id.kind;
       mark_done(jp, std::move(m));
       return true;
     }
     if (e.kind == Kind::sent)
       e.primary = e.join_key ==
                   pid::sent_keys(st.sent().provider_id(), st.sent().provider_message_id()).front();
-    e.st = st;
+    e.st = std::make_shared<const rec::DlrState>(st);
     e.expire = st.expire_at_ms() > 0
                    ? st.expire_at_ms()
                    : now + (e.kind == Kind::sent ? opts_.max_window : opts_.unmatched_hold).count();
@@ -902,26 +970,27 @@ bool DlrCorrelator::restore(Domain domain, int32_t partition, std::string_view k
   }
   if (!is_parts_key(k)) return false;
   if (k[0] == 'g') {
-    std::string gk = k.substr(2);
-    auto& g = parts_[partition].groups[gk];
+    auto git = parts_[partition].groups.try_emplace(k.substr(2)).first;
+    Group& g = git->second;
     count_ -= g.parts.size();
     g.parts.clear();
     if (!g.done) ++count_;
     g.done = true;
-    reschedule(kParts, partition, gk, g.wake, st.expire_at_ms() > 0 ? st.expire_at_ms() : now);
+    reschedule_group(partition, git->first, g, st.expire_at_ms() > 0 ? st.expire_at_ms() : now);
     return true;
   }
   if (!st.has_sent() || !st.sent().has_concat()) return false;
   const auto& concat = st.sent().concat();
   std::string gk = concat.group_key();
   if (k != "p|" + gk + "|" + std::to_string(concat.seq())) return false;
-  auto& g = parts_[partition].groups[gk];
+  auto git = parts_[partition].groups.try_emplace(gk).first;
+  Group& g = git->second;
   if (g.done) return true;
   if (g.parts.emplace(concat.seq(), st).second) ++count_;
   g.total = std::max(g.total, concat.total());
   g.deadline = std::max(g.deadline,
                         st.expire_at_ms() > 0 ? st.expire_at_ms() : now + opts_.max_window.count());
-  reschedule(kParts, partition, gk, g.wake, g.deadline);
+  reschedule_group(partition, git->first, g, g.deadline);
   return true;
 }
 
@@ -930,15 +999,15 @@ void DlrCorrelator::drop(Domain domain, int32_t partition) {
     auto it = join_.find(partition);
     if (it == join_.end()) return;
     for (const auto& [k, e] : it->second.entries)
-      if (e.wake != 0) wakes_.erase({e.wake, kJoin, partition, k});
-    count_ -= it->second.entries.size() + it->second.done.size();
+      if (e.wake != WakeHeap::kNone) wakes_.remove(e.wake);
+    count_ -= it->second.entries.size() + it->second.done.size() + it->second.done_late.size();
     join_.erase(it);
     return;
   }
   auto it = parts_.find(partition);
   if (it == parts_.end()) return;
   for (const auto& [k, g] : it->second.groups) {
-    if (g.wake != 0) wakes_.erase({g.wake, kParts, partition, k});
+    if (g.wake != WakeHeap::kNone) wakes_.remove(g.wake);
     count_ -= g.parts.size() + (g.done ? 1 : 0);
   }
   parts_.erase(it);

@@ -15,20 +15,21 @@
 // Not thread-safe: the stage calls it from its polling thread only.
 #include <chrono>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
 #include <optional>
-#include <set>
 #include <string>
 #include <string_view>
-#include <tuple>
 #include <unordered_map>
 #include <utility>
 #include <vector>
 
 #include "config/config.h"
+#include "dlr/hash_index.h"
 #include "dlr/metrics.h"
+#include "dlr/wake_heap.h"
 #include "schema/provider_id.h"
 #include "schema/records.pb.h"
 
@@ -62,9 +63,21 @@ struct CorrelatorOptions {
 };
 
 struct StateWrite {
+  StateWrite() = default;
+  StateWrite(int32_t p, std::string k, std::nullopt_t) : partition(p), key(std::move(k)) {}
+  StateWrite(int32_t p, std::string k, std::shared_ptr<const rec::DlrState> v)
+      : partition(p), key(std::move(k)), value(std::move(v)) {}
+  StateWrite(int32_t p, std::string k, rec::DlrState v)
+      : partition(p),
+        key(std::move(k)),
+        value(std::make_shared<const rec::DlrState>(std::move(v))) {}
+
   int32_t partition = 0;
   std::string key;
-  std::optional<rec::DlrState> value;  // nullopt: delete the key
+  // Null: delete the key. Shared with the join's entry, which never changes
+  // it: most of these writes are overwritten in the coalescer before they are
+  // made, and a copy would be thrown away unread.
+  std::shared_ptr<const rec::DlrState> value;
 };
 
 struct Output {
@@ -98,8 +111,12 @@ class DlrCorrelator {
   DlrCorrelator(CorrelatorOptions opts, SnapshotFn snapshot, DlrMetrics* metrics = nullptr);
 
   // A record of sms.provider-events; `key` is the record's key (empty: computed).
+  // The rvalue forms keep the record instead of copying it.
   Output on_sent(int32_t partition, std::string_view key, const rec::Sent& sent, int64_t now_ms);
+  Output on_sent(int32_t partition, std::string_view key, rec::Sent&& sent, int64_t now_ms);
   Output on_receipt(int32_t partition, std::string_view key, const rec::ProviderDeliver& pd,
+                    int64_t now_ms);
+  Output on_receipt(int32_t partition, std::string_view key, rec::ProviderDeliver&& pd,
                     int64_t now_ms);
   // A record of sms.mo.
   Output on_mo(const rec::ProviderDeliver& pd, int64_t now_ms);
@@ -129,31 +146,39 @@ class DlrCorrelator {
     Kind kind = Kind::sent;
     std::string join_key;
     pid::Parsed id;  // the provider id as this entry spells it
-    rec::DlrState st;
+    // Never changed once the entry is in: the changelog write shares it.
+    std::shared_ptr<const rec::DlrState> st;
     int64_t expire = 0;      // leaves memory (and the topic) then
     int64_t held_since = 0;  // held receipts
     bool primary = true;     // a Sent under its first key
-    int64_t wake = 0;
+    WakeHeap::Id wake = WakeHeap::kNone;
   };
   // A message that had its final receipt, remembered for done_linger only to
   // drop the provider's second final. Kept apart from the live entries: there
   // are hundreds of thousands of them at a few thousand messages a second,
   // and in the same tables they made every lookup of a live entry a cache miss.
+  //
+  // The join key and the id are parts of the state key ("s|<join key>|<spelling>"),
+  // so a mark keeps that one string.
   struct DoneMark {
     int64_t expire = 0;
+    uint64_t seq = 0;  // order of marking, among equal expiries
     std::string state_key;
-    std::string join_key;
-    pid::Parsed id;
+    uint32_t join_len = 0;
+    pid::Kind kind = pid::Kind::empty;
+    std::string_view join_key() const { return std::string_view(state_key).substr(2, join_len); }
+    std::string_view spelling() const { return std::string_view(state_key).substr(3 + join_len); }
   };
   struct JoinPartition {
     std::unordered_map<std::string, Entry> entries;  // by state key
     std::unordered_map<std::string, std::vector<std::string>> by_join;
-    // By expiry: new marks come in order (done_linger is one constant) and go
-    // in at the end; restored ones come in any order. The views point into
-    // the nodes, which stay put.
-    std::multimap<int64_t, DoneMark> done;
-    std::unordered_map<std::string_view, const DoneMark*> done_by_key;
-    std::unordered_multimap<std::string_view, const DoneMark*> done_by_join;
+    // By expiry, oldest first. New marks come in order (done_linger is one
+    // constant) and go to the end of `done`, without a node of their own;
+    // restored ones (or any that would break the order) go to `done_late`.
+    // Elements of both stay put while they live: the index points at them.
+    std::deque<DoneMark> done;
+    std::multimap<int64_t, DoneMark> done_late;
+    HashIndex<const DoneMark> done_by_join;  // hash of the join key
   };
   struct Choice {
     std::string state_key;
@@ -165,7 +190,7 @@ class DlrCorrelator {
     uint32_t total = 0;
     int64_t deadline = 0;
     bool done = false;
-    int64_t wake = 0;
+    WakeHeap::Id wake = WakeHeap::kNone;
   };
   struct PartsPartition {
     std::unordered_map<std::string, Group> groups;
@@ -173,7 +198,6 @@ class DlrCorrelator {
   struct Evidence {
     std::map<pid::Relation, int64_t> counts;
   };
-  using WakeKey = std::tuple<int64_t, int, int32_t, std::string>;  // when, domain, partition, key
 
   struct Outcome {
     uint32_t state = 0;
@@ -187,19 +211,28 @@ class DlrCorrelator {
   void count(const char* result);
 
   // join
+  // own: the record itself when the caller gave it away (then it is moved from).
+  Output handle_sent(int32_t partition, std::string_view key, const rec::Sent& sent, rec::Sent* own,
+                     int64_t now);
+  Output handle_receipt(int32_t partition, std::string_view key, const rec::ProviderDeliver& pd,
+                        rec::ProviderDeliver* own, int64_t now);
   Entry* find(JoinPartition& jp, const std::string& state_key);
-  void insert(int32_t partition, const std::string& state_key, Entry e, Output& out, int64_t now);
+  Entry& insert(int32_t partition, const std::string& state_key, Entry e, Output& out, int64_t now);
   void erase(int32_t partition, JoinPartition& jp, const std::string& state_key, Output& out,
              bool write);
   void persist(int32_t partition, const std::string& state_key, const Entry& e, Output& out);
-  void reschedule(int domain, int32_t partition, const std::string& key, int64_t& slot,
-                  int64_t when);
+  // `node_key` is the key in the group's own table node (the slot points at it).
+  void reschedule_group(int32_t partition, const std::string& node_key, Group& g, int64_t when);
   bool acceptable(pid::Relation rel, std::optional<pid::Relation> conv, int64_t waited) const;
   // Sent entries (or done marks) under a join key with their relation to a receipt id.
   std::vector<Choice> candidates(JoinPartition& jp, const std::string& join_key,
                                  const pid::Parsed& receipt_id, bool done);
   std::optional<Choice> choose(JoinPartition& jp, const std::string& join_key,
                                const pid::Parsed& receipt_id, int64_t provider_id, int64_t waited);
+  static const DoneMark* find_done(const JoinPartition& jp, std::string_view join_key,
+                                   std::string_view state_key);
+  // The partition's oldest mark, if any.
+  static const DoneMark* first_done(const JoinPartition& jp);
   void mark_done(JoinPartition& jp, DoneMark m);
   // The oldest done mark of all partitions, if any: {partition, expire}.
   std::optional<std::pair<int32_t, int64_t>> oldest_done() const;
@@ -208,8 +241,10 @@ class DlrCorrelator {
   bool match(int32_t partition, JoinPartition& jp, const std::string& sent_key,
              const ReceiptInfo& ri, const rec::ProviderDeliver& pd, pid::Relation rel, Output& out,
              int64_t now);
+  // own: the caller's record to keep rather than copy, if it may be taken.
   bool hold(int32_t partition, JoinPartition& jp, const std::string& join_key,
-            const ReceiptInfo& ri, const rec::ProviderDeliver& pd, Output& out, int64_t now);
+            const ReceiptInfo& ri, const rec::ProviderDeliver& pd, rec::ProviderDeliver* own,
+            Output& out, int64_t now);
   void learn(int64_t provider_id, pid::Relation rel);
   void finish(const rec::Sent& sent, const Outcome& o, Output& out);
   rec::Deliver receipt_for(const rec::Sent& sent, const Outcome& o, uint32_t esm_class) const;
@@ -224,14 +259,15 @@ class DlrCorrelator {
   void expire_group(int32_t partition, const std::string& group_key, Output& out, int64_t now);
 
   void make_room(Output& out, int64_t now);
-  void wake(const WakeKey& w, Output& out, int64_t now, bool evicting);
+  void wake(const WakeHeap::Due& w, Output& out, int64_t now, bool evicting);
 
   CorrelatorOptions opts_;
   SnapshotFn snapshot_;
   DlrMetrics* metrics_;
   std::map<int32_t, JoinPartition> join_;
   std::map<int32_t, PartsPartition> parts_;
-  std::set<WakeKey> wakes_;
+  WakeHeap wakes_;
+  uint64_t done_seq_ = 0;
   std::unordered_map<int64_t, Evidence> evidence_;
   size_t count_ = 0;
 };

@@ -301,9 +301,9 @@ void DlrStage::Impl::process(Lane& lane, Pending& p) {
       else if (ev.schema_version() > 1)
         invalid("ProviderEvent of an unknown schema version");
       else if (ev.has_sent())
-        out = lane.corr.on_sent(p.partition, p.key, ev.sent(), now);
+        out = lane.corr.on_sent(p.partition, p.key, std::move(*ev.mutable_sent()), now);
       else if (ev.has_receipt())
-        out = lane.corr.on_receipt(p.partition, p.key, ev.receipt(), now);
+        out = lane.corr.on_receipt(p.partition, p.key, std::move(*ev.mutable_receipt()), now);
       else
         invalid("empty ProviderEvent");
       break;

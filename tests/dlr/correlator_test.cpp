@@ -531,6 +531,87 @@ TEST(Correlator, RestoredDoneMessagesLeaveAtTheirOwnTime) {
   EXPECT_EQ(h.delivers.size(), 3u);
 }
 
+TEST(Correlator, DoneMessagesLeaveOldestFirstAcrossARestart) {
+  // Restored marks come in key order; marks made after the restart come in
+  // time order. Both leave by their own expiry, for the bound and for time.
+  CorrelatorOptions o;
+  o.max_entries = 4;
+  Harness h(o);
+  auto key = [](const std::string& id) {
+    auto k = pid::sent_keys(kProvider, id)[0];
+    return std::make_pair(partition_of(k), sent_state_key(k, pid::parse(id).spelling));
+  };
+  auto finish = [&](const std::string& id) {
+    h.send(make_sent("m" + id, id));
+    h.report(make_receipt(id, "DELIVRD"));
+  };
+  std::vector<std::string> ids = {"F300", "F100", "F400", "F200"};  // key order is not time order
+  for (const auto& id : ids) {
+    finish(id);
+    h.now += 60000;
+  }
+  ASSERT_EQ(h.delivers.size(), 4u);
+  h.restart();
+  EXPECT_EQ(h.c->entries(), 4u);
+
+  finish("F500");  // over the bound: the oldest mark gives way
+  EXPECT_EQ(h.c->entries(), 4u);
+  EXPECT_EQ(h.log.count(key("F300")), 0u);
+  EXPECT_EQ(h.log.count(key("F100")), 1u);
+
+  ids.push_back("F500");
+  for (size_t i = 1; i < ids.size(); ++i) {
+    h.now = kT0 + static_cast<int64_t>(i) * 60000 + h.opts.done_linger.count();
+    h.take(h.c->tick(h.now));
+    EXPECT_EQ(h.c->entries(), ids.size() - 1 - i) << ids[i];
+    EXPECT_EQ(h.log.count(key(ids[i])), 0u) << ids[i];
+    if (i + 1 < ids.size()) {
+      EXPECT_EQ(h.log.count(key(ids[i + 1])), 1u) << ids[i + 1];
+    }
+  }
+  EXPECT_TRUE(h.log.empty());
+}
+
+TEST(Correlator, GivenAwayRecordsJoinAsCopiedOnes) {
+  Harness copied, given;
+  auto send = [](Harness& h, const rec::Sent& s, bool give) {
+    for (const auto& k : pid::sent_keys(s.provider_id(), s.provider_message_id())) {
+      rec::Sent mine = s;
+      h.take(give ? h.c->on_sent(partition_of(k), k, std::move(mine), h.now)
+                  : h.c->on_sent(partition_of(k), k, mine, h.now));
+    }
+  };
+  auto report = [](Harness& h, const rec::ProviderDeliver& pd, bool give) {
+    auto k = pid::receipt_key(pd.provider_id(), pd.provider_message_id());
+    rec::ProviderDeliver mine = pd;
+    h.take(give ? h.c->on_receipt(partition_of(k), k, std::move(mine), h.now)
+                : h.c->on_receipt(partition_of(k), k, mine, h.now));
+  };
+  for (Harness* h : {&copied, &given}) {
+    bool give = h == &given;
+    send(*h, make_sent("g1", "A1B2C3"), give);  // Sent, then its receipt
+    report(*h, make_receipt("a1b2c3", "DELIVRD"), give);
+    auto early = make_receipt("77001", "UNDELIV");  // a receipt that waits
+    early.set_received_at_ms(0);
+    report(*h, early, give);
+    h->now += 1000;
+    send(*h, make_sent("g2", "77001"), give);             // two keys, one held receipt
+    report(*h, make_receipt("a1b2c3", "DELIVRD"), give);  // a second final
+  }
+  ASSERT_EQ(given.delivers.size(), 2u);
+  ASSERT_EQ(given.delivers.size(), copied.delivers.size());
+  for (size_t i = 0; i < given.delivers.size(); ++i)
+    EXPECT_EQ(given.delivers[i].SerializeAsString(), copied.delivers[i].SerializeAsString());
+  ASSERT_EQ(given.statuses.size(), copied.statuses.size());
+  for (size_t i = 0; i < given.statuses.size(); ++i)
+    EXPECT_EQ(given.statuses[i].SerializeAsString(), copied.statuses[i].SerializeAsString());
+  ASSERT_EQ(given.log.size(), copied.log.size());
+  for (auto a = given.log.begin(), b = copied.log.begin(); a != given.log.end(); ++a, ++b) {
+    EXPECT_EQ(a->first, b->first);
+    EXPECT_EQ(a->second.SerializeAsString(), b->second.SerializeAsString());
+  }
+}
+
 TEST(Correlator, StateSurvivesARestart) {
   Harness h;
   h.send(make_sent("s1", "CAFE01"));

@@ -1,0 +1,104 @@
+#pragma once
+// A multimap from a 64-bit hash to pointers, in one flat array.
+//
+// The join remembers up to a million done marks, each looked up by its join
+// key. String-keyed node tables cost an allocation per insert and a miss per
+// probed node (to compare the key); here a probe reads 16 bytes in a run of
+// neighbours, and the caller compares its real key only behind a matching
+// hash. Linear probing with backward-shift deletion: no tombstones, and values
+// under one hash keep the order they were inserted in. Hashes 0 and 1 are
+// one (0 marks an empty slot): a hit is always checked against the real key.
+//
+// Not thread-safe.
+#include <bit>
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+namespace sluice::dlr {
+
+template <class T>
+class HashIndex {
+ public:
+  void insert(uint64_t h, T* v) {
+    if ((size_ + 1) * 2 > slots_.size()) grow();
+    place(fix(h), v);
+    ++size_;
+  }
+
+  // Removes the one entry (h, v); false if there is none.
+  bool erase(uint64_t h, const T* v) {
+    if (slots_.empty()) return false;
+    h = fix(h);
+    for (size_t i = home(h);; i = next(i)) {
+      if (slots_[i].h == 0) return false;
+      if (slots_[i].h == h && slots_[i].v == v) {
+        shift_back(i);
+        --size_;
+        return true;
+      }
+    }
+  }
+
+  // Calls f(T*) for each value under h, oldest first, until f returns false.
+  template <class F>
+  void each(uint64_t h, F&& f) const {
+    if (slots_.empty()) return;
+    h = fix(h);
+    for (size_t i = home(h); slots_[i].h != 0; i = next(i))
+      if (slots_[i].h == h && !f(slots_[i].v)) return;
+  }
+
+  size_t size() const { return size_; }
+
+ private:
+  struct Slot {
+    uint64_t h = 0;  // 0: empty
+    T* v = nullptr;
+  };
+  static uint64_t fix(uint64_t h) { return h == 0 ? 1 : h; }
+  size_t home(uint64_t h) const {
+    return static_cast<size_t>((h * 0x9E3779B97F4A7C15ull) >> shift_);
+  }
+  size_t next(size_t i) const { return (i + 1) & (slots_.size() - 1); }
+
+  void place(uint64_t h, T* v) {
+    size_t i = home(h);
+    while (slots_[i].h != 0) i = next(i);
+    slots_[i] = {h, v};
+  }
+  void grow() {
+    size_t cap = slots_.empty() ? 16 : slots_.size() * 2;
+    std::vector<Slot> old(cap);
+    old.swap(slots_);
+    shift_ = 64 - std::countr_zero(cap);
+    // In slot order from the start of a run, so that equal hashes keep their order.
+    size_t start = 0;
+    while (start < old.size() && old[start].h != 0) ++start;
+    for (size_t k = 0; k < old.size(); ++k) {
+      const Slot& s = old[(start + k) & (old.size() - 1)];
+      if (s.h != 0) place(s.h, s.v);
+    }
+  }
+  // Fills the hole at i with the next entries of its run that may move there.
+  void shift_back(size_t i) {
+    size_t j = i;
+    for (;;) {
+      j = next(j);
+      if (slots_[j].h == 0) break;
+      size_t k = home(slots_[j].h);
+      // The entry at j may move to i unless its home lies cyclically in (i, j].
+      bool stays = i <= j ? (i < k && k <= j) : (i < k || k <= j);
+      if (stays) continue;
+      slots_[i] = slots_[j];
+      i = j;
+    }
+    slots_[i] = {};
+  }
+
+  std::vector<Slot> slots_;
+  size_t size_ = 0;
+  int shift_ = 64;
+};
+
+}  // namespace sluice::dlr
