@@ -209,9 +209,10 @@ DlrCorrelator::Entry& DlrCorrelator::insert(int32_t partition, const std::string
   auto& jp = join_[partition];
   int64_t when = e.expire;
   if (e.kind == Kind::held) {
-    // A first look for a differently spelt Sent once cross_wait is over.
+    // A first look for a differently spelt Sent once cross_wait is over; a
+    // restored receipt already past it looks at once, not at its expiry.
     int64_t cross = e.held_since + opts_.cross_wait.count();
-    if (cross > now && cross < e.expire) when = cross;
+    if (cross < e.expire) when = std::max(cross, now);
   }
   auto [it, fresh] = jp.entries.try_emplace(state_key);
   // A replaced entry keeps its slot: the node, and so the key, stay.

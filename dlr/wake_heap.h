@@ -10,7 +10,10 @@
 // points at the key in the owner's own table node, which stays put until it is erased, and the
 // owner frees its slot before that.
 //
-// Order: by time, then domain, then partition, then first scheduled first.
+// Order: by time, then domain, then partition, then the key's first byte (a
+// held receipt's "r|" before a Sent's "s|", as when the keys themselves were
+// compared: a receipt due with its Sent gets its look before the Sent
+// expires), then first scheduled first.
 //
 // Not thread-safe.
 #include <algorithm>
@@ -47,6 +50,7 @@ class WakeHeap {
     }
     Slot& s = slots_[id];
     s.key = key;
+    s.tier = key && !key->empty() ? static_cast<unsigned char>((*key)[0]) : 0;
     s.domain = domain;
     s.partition = partition;
     s.pending = false;
@@ -61,7 +65,7 @@ class WakeHeap {
     s.pending = true;
     s.when = when;
     s.seq = next_seq_++;
-    heap_.push_back({when, s.seq, s.partition, id, s.domain});
+    heap_.push_back({when, s.seq, s.partition, id, s.domain, s.tier});
     std::push_heap(heap_.begin(), heap_.end(), Later{});
     maybe_compact();
   }
@@ -103,6 +107,7 @@ class WakeHeap {
     uint64_t seq = 0;  // of the latest push; seqs are never reused
     int32_t partition = 0;
     int domain = 0;
+    uint8_t tier = 0;
     bool pending = false;
   };
   struct Elem {
@@ -111,12 +116,14 @@ class WakeHeap {
     int32_t partition;
     Id slot;
     int domain;
+    uint8_t tier;
   };
   struct Later {
     bool operator()(const Elem& a, const Elem& b) const {
       if (a.when != b.when) return a.when > b.when;
       if (a.domain != b.domain) return a.domain > b.domain;
       if (a.partition != b.partition) return a.partition > b.partition;
+      if (a.tier != b.tier) return a.tier > b.tier;
       return a.seq > b.seq;
     }
   };

@@ -612,6 +612,19 @@ TEST(Correlator, GivenAwayRecordsJoinAsCopiedOnes) {
   }
 }
 
+TEST(Correlator, ARestoredReceiptPastItsCrossWaitLooksForItsSentAtOnce) {
+  Harness h;
+  h.send(make_sent("x1", "0000A1B2"));
+  h.report(make_receipt("41394", "DELIVRD"));  // A1B2 in decimal: waits cross_wait
+  EXPECT_TRUE(h.delivers.empty());
+  // The node dies before the tick that would have matched them.
+  h.now += (h.opts.cross_wait + std::chrono::seconds(1)).count();
+  h.restart();
+  h.advance(std::chrono::seconds(1));
+  // Not at the end of unmatched_hold, ten minutes later.
+  ASSERT_EQ(h.receipts_for("x1").size(), 1u);
+}
+
 TEST(Correlator, StateSurvivesARestart) {
   Harness h;
   h.send(make_sent("s1", "CAFE01"));

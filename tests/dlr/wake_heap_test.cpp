@@ -63,7 +63,7 @@ TEST(WakeHeap, ASpentSlotWakesAgainOnlyWhenScheduledAgain) {
   EXPECT_EQ(due(h, 100), std::vector<std::string>{"a@100"});
 }
 
-TEST(WakeHeap, EqualTimesGoByDomainThenPartitionThenFirstScheduled) {
+TEST(WakeHeap, EqualTimesGoByDomainThenPartitionThenHeldBeforeSentThenFirstScheduled) {
   WakeHeap h;
   std::deque<std::string> keys;
   auto add = [&](int domain, int32_t partition, const std::string& k) {
@@ -72,11 +72,14 @@ TEST(WakeHeap, EqualTimesGoByDomainThenPartitionThenFirstScheduled) {
     h.schedule(id, 50);
   };
   add(1, 0, "parts");
-  add(0, 2, "p2-first");
-  add(0, 2, "p2-second");
-  add(0, 1, "p1");
-  EXPECT_EQ(due(h, 50),
-            (std::vector<std::string>{"p1@50", "p2-first@50", "p2-second@50", "parts@50"}));
+  add(0, 2, "s|p2-first");
+  add(0, 2, "s|p2-second");
+  add(0, 2, "r|p2-held");
+  add(0, 1, "s|p1");
+  // A held receipt ("r|") goes before the Sents ("s|") due with it, as when
+  // the keys were compared: it gets its look before a Sent it fits expires.
+  EXPECT_EQ(due(h, 50), (std::vector<std::string>{"s|p1@50", "r|p2-held@50", "s|p2-first@50",
+                                                  "s|p2-second@50", "parts@50"}));
 }
 
 TEST(WakeHeap, StaleDeadlinesDoNotPileUp) {
