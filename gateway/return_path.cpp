@@ -8,6 +8,8 @@
 #include <cstdio>
 #include <ctime>
 #include <deque>
+#include <future>
+#include <set>
 
 #include "common/log.h"
 #include "kafka/admin.h"
@@ -23,8 +25,12 @@ namespace asio = boost::asio;
 struct Pending {
   records::v1::Deliver d;
   kafka::StageLoop::Done done;
+  kafka::TopicPartition tp;
+  int64_t offset = 0;
   bool from_node_topic = false;
   int attempts = 0;
+  bool busy = false;        // a deliver_sm or a forward is out: its answer finishes it
+  bool given_back = false;  // its partition went to another node, which reads it again
 };
 
 namespace {
@@ -131,12 +137,38 @@ void ReturnPath::start() {
   shared.consumer.group_id = opts_.topic_prefix + "sluice-gateway-deliver";
   shared.consumer.topics = {deliver_topic_};
   shared.max_in_flight = opts_.max_waiting;
+  shared.consumer.eager = true;
   // At stop, what waits for a bind is simply read again later: don't wait long.
   shared.drain_timeout = std::chrono::seconds(2);
   shared_loop_ = std::make_unique<kafka::StageLoop>(
       kopts_, shared, producer_, [this](const rd_kafka_message_t& m, kafka::StageLoop::Done done) {
         on_record(m, std::move(done), false);
       });
+  // What waits here for a bind (or a retry) on partitions that go to another
+  // node is given back, not kept: the new owner reads it again, and this node
+  // must not deliver it as well. A deliver_sm or forward already out is
+  // waited for by the revoke. The group is eager for the reason the
+  // sender's is (kafka/consumer.h): with librdkafka 2.0's cooperative
+  // protocol the commit made while revoking could fail, and the new owner
+  // would repeat every receipt delivered since the last commit.
+  shared_loop_->set_revoking([this](const std::vector<kafka::TopicPartition>& tps) {
+    auto given = std::make_shared<std::promise<size_t>>();
+    auto too_late = std::make_shared<std::atomic<bool>>(false);
+    auto result = given->get_future();
+    std::set<kafka::TopicPartition> gone(tps.begin(), tps.end());
+    asio::post(io_, [this, gone, given, too_late] {
+      // After the revoke gave up waiting the partitions may be ours again.
+      if (too_late->load()) return;
+      given->set_value(give_back(gone));
+    });
+    if (result.wait_for(std::chrono::seconds(2)) != std::future_status::ready) {
+      too_late->store(true);
+      return;
+    }
+    if (size_t n = result.get())
+      log::info("gateway: deliveries waiting for a bind given back to the partitions' next owner",
+                {{"records", std::to_string(n)}, {"partitions", std::to_string(tps.size())}});
+  });
   kafka::StageLoopOptions mine;
   mine.name = "gateway-node";
   mine.consumer.group_id = opts_.topic_prefix + "sluice-gateway-node-" + node_name_;
@@ -231,12 +263,45 @@ void ReturnPath::on_record(const rd_kafka_message_t& m, kafka::StageLoop::Done d
   }
   p->done = std::move(done);
   p->from_node_topic = from_node_topic;
-  asio::post(io_, [this, p] { attempt(p); });
+  p->tp = {kafka::topic_of(&m), m.partition};
+  p->offset = m.offset;
+  asio::post(io_, [this, p] {
+    if (!p->from_node_topic) open_.insert(p);
+    attempt(p);
+  });
+}
+
+void ReturnPath::finish(const std::shared_ptr<Pending>& p) {
+  if (p->given_back) return;
+  open_.erase(p);
+  p->done();
+}
+
+size_t ReturnPath::give_back(const std::set<kafka::TopicPartition>& gone) {
+  size_t n = 0;
+  for (auto it = open_.begin(); it != open_.end();) {
+    const auto& p = *it;
+    if (p->busy || !gone.count(p->tp)) {
+      ++it;
+      continue;
+    }
+    p->given_back = true;
+    shared_loop_->abandon(p->tp, p->offset);
+    it = open_.erase(it);
+    ++n;
+  }
+  return n;
 }
 
 void ReturnPath::release_one(int64_t customer_id) {
   auto it = blocked_.find(customer_id);
   if (it == blocked_.end()) return;
+  // Given-back records leave here too, without taking the freed slot.
+  while (!it->second.empty() && it->second.front()->given_back) it->second.pop_front();
+  if (it->second.empty()) {
+    blocked_.erase(it);
+    return;
+  }
   auto p = it->second.front();
   it->second.pop_front();
   if (it->second.empty()) blocked_.erase(it);
@@ -264,22 +329,25 @@ void ReturnPath::retry_later(std::shared_ptr<Pending> p) {
 }
 
 void ReturnPath::attempt(std::shared_ptr<Pending> p) {
+  if (p->given_back) return;
   const auto& d = p->d;
   const char* kind = d.is_receipt() ? "receipt" : "mo";
   if (d.expire_at_ms() > 0 && d.expire_at_ms() < wall_ms()) {
     delivered_.Add({{"kind", kind}, {"status", "expired"}}).Increment();
     log::info("delivery expired undelivered",
               {{"customer", std::to_string(d.customer_id())}, {"kind", kind}});
-    p->done();
+    finish(p);
     return;
   }
   if (stop_) return;  // left uncommitted; read again after restart
   if (SessionBase* s = gw_.pick_receiver(d.customer_id())) {
+    p->busy = true;
     s->deliver(to_deliver_sm(d), [this, p, kind](uint32_t status) {
       asio::post(io_, [this, p, kind, status] {
+        p->busy = false;
         if (status == smpp::status::ESME_ROK) {
           delivered_.Add({{"kind", kind}, {"status", "ESME_ROK"}}).Increment();
-          p->done();
+          finish(p);
           release_one(p->d.customer_id());
           return;
         }
@@ -305,10 +373,12 @@ void ReturnPath::attempt(std::shared_ptr<Pending> p) {
             ? deliver_topic_
             : schema::node_topic(opts_.topic_prefix, nodes[p->attempts % nodes.size()]).name;
     kafka::Record r{target, schema::customer_key(d.customer_id()), d.SerializeAsString(), {}};
+    p->busy = true;
     producer_->produce(std::move(r), [this, p](const kafka::DeliveryResult& res) {
       asio::post(io_, [this, p, ok = res.ok()] {
+        p->busy = false;
         if (ok)
-          p->done();
+          finish(p);
         else
           retry_later(p);
       });
@@ -320,10 +390,12 @@ void ReturnPath::attempt(std::shared_ptr<Pending> p) {
     // it waits for the customer's next bind.
     kafka::Record r{
         deliver_topic_, schema::customer_key(d.customer_id()), d.SerializeAsString(), {}};
+    p->busy = true;
     producer_->produce(std::move(r), [this, p](const kafka::DeliveryResult& res) {
       asio::post(io_, [this, p, ok = res.ok()] {
+        p->busy = false;
         if (ok)
-          p->done();
+          finish(p);
         else
           retry_later(p);
       });

@@ -21,6 +21,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <thread>
 
@@ -57,6 +58,10 @@ class ReturnPath {
  private:
   void on_record(const rd_kafka_message_t& m, kafka::StageLoop::Done done, bool from_node_topic);
   void attempt(std::shared_ptr<struct Pending> p);
+  // Done, unless given back (then the partition's next owner has it).
+  void finish(const std::shared_ptr<struct Pending>& p);
+  // Records of these partitions that wait here: abandoned, never delivered.
+  size_t give_back(const std::set<kafka::TopicPartition>& gone);
   void retry_later(std::shared_ptr<struct Pending> p);
   void release_one(int64_t customer_id);
   void sweep_blocked();
@@ -76,6 +81,7 @@ class ReturnPath {
   std::map<int64_t, std::map<std::string, int>> registry_;  // customer -> node -> receivers
   std::atomic<size_t> waiting_{0};
   std::map<int64_t, std::deque<std::shared_ptr<struct Pending>>> blocked_;  // io thread only
+  std::set<std::shared_ptr<struct Pending>> open_;  // sms.deliver records not done; io thread only
   prometheus::Family<prometheus::Counter>& delivered_;
   prometheus::Gauge& waiting_gauge_;
 };

@@ -99,5 +99,51 @@ TEST(Pipeline, ReceiptsWaitWhileNoReceiverIsBoundAndAllArriveWhenOneBinds) {
   EXPECT_EQ(all.proc->stop(SIGTERM), 0);
 }
 
+// A gateway node joins while receipts flow: the return path's group hands it
+// some of sms.deliver's partitions (it forwards to the node holding the bind).
+// The commits made while the first node gives them up must hold, or the new
+// owner repeats the receipts delivered since the last one.
+TEST(Pipeline, AGatewayJoiningWhileReceiptsFlowRepeatsNoReceipt) {
+  constexpr int kCount = 6000;
+  Pipeline p;
+  auto all = p.cluster.start("all", "n1");
+  auto load = Process::start({load_binary(),
+                              "--port",
+                              std::to_string(all.smpp),
+                              "--system-id",
+                              "acme",
+                              "--password",
+                              "s3cret",
+                              "--binds",
+                              "2",
+                              "--count",
+                              std::to_string(kCount),
+                              "--rate",
+                              "500",
+                              "--mix",
+                              "gsm7=100",
+                              "--registered-delivery",
+                              "1",
+                              "--dlr-timeout",
+                              "60",
+                              "--json"},
+                             p.cluster.dir() + "/load.log");
+  std::this_thread::sleep_for(std::chrono::seconds(5));
+  auto second = p.cluster.start("gateway", "n2");
+  EXPECT_EQ(load->wait(std::chrono::seconds(120)), 0) << load->log();
+  auto out = load->log();
+  auto j = nlohmann::json::parse(out.substr(std::min(out.find('{'), out.size())), nullptr, false);
+  ASSERT_FALSE(j.is_discarded()) << out;
+  std::cout << "[ figure ] matched=" << j["dlr"]["matched"]
+            << " duplicated=" << j["dlr"]["duplicated"] << "\n";
+  EXPECT_EQ(j["acknowledged"], kCount);
+  EXPECT_EQ(j["dlr"]["matched"], kCount) << out;
+  EXPECT_EQ(j["dlr"]["duplicated"], 0) << "--- n1\n"
+                                       << all.proc->log() << "\n--- n2\n"
+                                       << second.proc->log();
+  EXPECT_EQ(second.proc->stop(SIGTERM), 0) << second.proc->log();
+  EXPECT_EQ(all.proc->stop(SIGTERM), 0) << all.proc->log();
+}
+
 }  // namespace
 }  // namespace sluice::test
