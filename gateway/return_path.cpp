@@ -8,7 +8,6 @@
 #include <cstdio>
 #include <ctime>
 #include <deque>
-#include <future>
 #include <set>
 
 #include "common/log.h"
@@ -151,24 +150,11 @@ void ReturnPath::start() {
   // sender's is (kafka/consumer.h): with librdkafka 2.0's cooperative
   // protocol the commit made while revoking could fail, and the new owner
   // would repeat every receipt delivered since the last commit.
-  shared_loop_->set_revoking([this](const std::vector<kafka::TopicPartition>& tps) {
-    auto given = std::make_shared<std::promise<size_t>>();
-    auto too_late = std::make_shared<std::atomic<bool>>(false);
-    auto result = given->get_future();
-    std::set<kafka::TopicPartition> gone(tps.begin(), tps.end());
-    asio::post(io_, [this, gone, given, too_late] {
-      // After the revoke gave up waiting the partitions may be ours again.
-      if (too_late->load()) return;
-      given->set_value(give_back(gone));
-    });
-    if (result.wait_for(std::chrono::seconds(2)) != std::future_status::ready) {
-      too_late->store(true);
-      return;
-    }
-    if (size_t n = result.get())
-      log::info("gateway: deliveries waiting for a bind given back to the partitions' next owner",
-                {{"records", std::to_string(n)}, {"partitions", std::to_string(tps.size())}});
-  });
+  shared_loop_->set_give_back(
+      [this](std::function<void()> job) { asio::post(io_, std::move(job)); },
+      [this](const std::vector<kafka::TopicPartition>& tps) {
+        return give_back(std::set<kafka::TopicPartition>(tps.begin(), tps.end()));
+      });
   kafka::StageLoopOptions mine;
   mine.name = "gateway-node";
   mine.consumer.group_id = opts_.topic_prefix + "sluice-gateway-node-" + node_name_;

@@ -79,7 +79,6 @@ class ReturnPath {
   std::atomic<bool> stop_{false};
   mutable std::mutex mu_;
   std::map<int64_t, std::map<std::string, int>> registry_;  // customer -> node -> receivers
-  std::atomic<size_t> waiting_{0};
   std::map<int64_t, std::deque<std::shared_ptr<struct Pending>>> blocked_;  // io thread only
   std::set<std::shared_ptr<struct Pending>> open_;  // sms.deliver records not done; io thread only
   prometheus::Family<prometheus::Counter>& delivered_;

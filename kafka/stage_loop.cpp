@@ -1,6 +1,7 @@
 #include "kafka/stage_loop.h"
 
 #include <algorithm>
+#include <future>
 
 #include "common/log.h"
 
@@ -99,7 +100,7 @@ StageLoop::StageLoop(KafkaOptions kopts, StageLoopOptions opts, std::shared_ptr<
   // it (bounded) and commit, so the next owner repeats as little as possible.
   opts_.consumer.on_revoke = [this, user_revoke](const std::vector<TopicPartition>& tps) {
     if (flush_) flush_();
-    if (revoking_) revoking_(tps);
+    if (give_back_take_) give_back(tps);
     auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
     while (tracker_.in_flight(tps) > 0 && std::chrono::steady_clock::now() < deadline)
       std::this_thread::sleep_for(std::chrono::milliseconds(5));
@@ -107,6 +108,41 @@ StageLoop::StageLoop(KafkaOptions kopts, StageLoopOptions opts, std::shared_ptr<
     tracker_.forget(tps);
     if (user_revoke) user_revoke(tps);
   };
+}
+
+void StageLoop::set_give_back(Poster post,
+                              std::function<size_t(const std::vector<TopicPartition>&)> take) {
+  give_back_post_ = std::move(post);
+  give_back_take_ = std::move(take);
+}
+
+void StageLoop::give_back(const std::vector<TopicPartition>& tps) {
+  // pending -> started (the handler's thread took the job) or pending ->
+  // expired (the revoke stopped waiting): whichever comes first wins, so a
+  // give-back never runs after the revoke went on without it.
+  enum : int { pending, started, expired };
+  struct Job {
+    std::atomic<int> state{pending};
+    std::promise<size_t> taken;
+  };
+  auto job = std::make_shared<Job>();
+  auto result = job->taken.get_future();
+  give_back_post_([job, tps, take = give_back_take_] {
+    int expected = pending;
+    if (!job->state.compare_exchange_strong(expected, started)) return;
+    job->taken.set_value(take(tps));
+  });
+  if (result.wait_for(opts_.give_back_wait) != std::future_status::ready) {
+    int expected = pending;
+    if (job->state.compare_exchange_strong(expected, expired)) {
+      log::warn(opts_.name + ": the handler did not answer the revoke; nothing given back",
+                {{"partitions", std::to_string(tps.size())}});
+      return;
+    }
+  }
+  if (size_t n = result.get())
+    log::info(opts_.name + ": queued records given back to the partitions' next owner",
+              {{"records", std::to_string(n)}, {"partitions", std::to_string(tps.size())}});
 }
 
 StageLoop::~StageLoop() {

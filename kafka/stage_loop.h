@@ -62,6 +62,9 @@ struct StageLoopOptions {
   std::chrono::milliseconds commit_interval{500};
   size_t max_in_flight = 20000;  // stop polling above this; resume below
   std::chrono::milliseconds drain_timeout{15000};
+  // How long a revoke waits for the handler's thread to start a give-back
+  // (set_give_back) before it goes on without one.
+  std::chrono::milliseconds give_back_wait{2000};
   // The stage's tick runs about this often, and never more often: a stage
   // that pauses its own partitions (the sender, when a provider's queue is
   // full) must notice room again within this bound, not when the next
@@ -105,13 +108,16 @@ class StageLoop {
   // the drain at stop, so that nothing waits for a hold to end.
   void set_flush(std::function<void()> fn) { flush_ = std::move(fn); }
   // For a handler that queues records for a long time (the sender, at a
-  // provider's pace): runs on the polling thread when partitions are revoked,
-  // before the wait for their in-flight records. The stage gives back what it
-  // has not started on with abandon(), rather than finish it while the next
-  // owner reads the same records (sending them twice).
-  void set_revoking(std::function<void(const std::vector<TopicPartition>&)> fn) {
-    revoking_ = std::move(fn);
-  }
+  // provider's pace; the return path, for a bind): when partitions are
+  // revoked, before the wait for their in-flight records, `take` runs on the
+  // handler's own thread (through `post`) and gives back what the stage has
+  // not started on, with abandon(), returning how many. The next owner reads
+  // those records again; finishing them here as well would send them twice.
+  // The revoke waits up to give_back_wait for `take` to start (the handler's
+  // thread answers at once unless it is stopping); once started, it is
+  // waited for to the end, so nothing is abandoned after the revoke went on.
+  using Poster = std::function<void(std::function<void()>)>;
+  void set_give_back(Poster post, std::function<size_t(const std::vector<TopicPartition>&)> take);
   void abandon(const TopicPartition& tp, int64_t offset) { tracker_.abandoned(tp, offset); }
 
  private:
@@ -141,7 +147,9 @@ class StageLoop {
   std::vector<std::function<void(Consumer&)>> tasks_;
   std::function<void(Consumer&)> tick_;
   std::function<void()> flush_;
-  std::function<void(const std::vector<TopicPartition>&)> revoking_;
+  void give_back(const std::vector<TopicPartition>& tps);
+  Poster give_back_post_;
+  std::function<size_t(const std::vector<TopicPartition>&)> give_back_take_;
   bool load_paused_ = false;  // poll thread only
   std::vector<TopicPartition> paused_for_load_;
 };

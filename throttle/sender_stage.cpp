@@ -1,12 +1,10 @@
 #include "throttle/sender_stage.h"
 
 #include <algorithm>
-#include <atomic>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <future>
 #include <memory>
 #include <set>
 #include <thread>
@@ -87,41 +85,25 @@ void SenderStage::start() {
   // sender is given back, not sent: the new owner reads it again. (Waiting
   // for it to drain at the provider's pace could outlast the revoke, and both
   // would send it.)
-  loop_->set_revoking([this](const std::vector<kafka::TopicPartition>& tps) {
-    auto given_back = std::make_shared<std::promise<size_t>>();
-    auto too_late = std::make_shared<std::atomic<bool>>(false);
-    auto result = given_back->get_future();
-    asio::post(io_, [this, tps, given_back, too_late] {
-      // After the revoke gave up waiting, the partitions may be ours again
-      // and the queue hold their records anew.
-      if (too_late->load()) return;
-      size_t n = 0;
-      for (auto& [name, link] : links_) {
-        std::set<int32_t> parts;
-        std::string topic;
-        for (const auto& tp : tps)
-          if (provider_of_topic(tp.topic) == name) {
-            parts.insert(tp.partition);
-            topic = tp.topic;
-          }
-        if (parts.empty()) continue;
-        for (auto& m : link->take_unsent(parts)) {
-          loop_->abandon({topic, m.partition}, m.offset);
-          ++n;
-        }
-      }
-      given_back->set_value(n);
-    });
-    // The I/O thread answers at once unless it is stopping; the revoke's own
-    // bounded wait covers that case.
-    if (result.wait_for(std::chrono::seconds(2)) != std::future_status::ready) {
-      too_late->store(true);
-      return;
-    }
-    if (size_t n = result.get())
-      log::info("sender: queued messages given back to the partitions' next owner",
-                {{"messages", std::to_string(n)}, {"partitions", std::to_string(tps.size())}});
-  });
+  loop_->set_give_back([this](std::function<void()> job) { asio::post(io_, std::move(job)); },
+                       [this](const std::vector<kafka::TopicPartition>& tps) {
+                         size_t n = 0;
+                         for (auto& [name, link] : links_) {
+                           std::set<int32_t> parts;
+                           std::string topic;
+                           for (const auto& tp : tps)
+                             if (provider_of_topic(tp.topic) == name) {
+                               parts.insert(tp.partition);
+                               topic = tp.topic;
+                             }
+                           if (parts.empty()) continue;
+                           for (auto& m : link->take_unsent(parts)) {
+                             loop_->abandon({topic, m.partition}, m.offset);
+                             ++n;
+                           }
+                         }
+                         return n;
+                       });
   config_->on_change([this](std::shared_ptr<const config::Snapshot> snap) {
     asio::post(io_, [this, snap] { apply_config(snap); });
   });
