@@ -100,6 +100,20 @@ std::vector<TopicProblem> create_topics(const KafkaOptions& o,
   return problems;
 }
 
+int partition_count(const KafkaOptions& o, const std::string& topic,
+                    std::chrono::milliseconds timeout) {
+  Handle h(o);
+  const rd_kafka_metadata_t* md = nullptr;
+  // All topics, not one by handle: asking about a missing topic by name may
+  // create it where the broker allows auto-creation.
+  if (rd_kafka_metadata(h.rk, 1, nullptr, &md, static_cast<int>(timeout.count())) || !md) return 0;
+  int count = 0;
+  for (int i = 0; i < md->topic_cnt; ++i)
+    if (!md->topics[i].err && topic == md->topics[i].topic) count = md->topics[i].partition_cnt;
+  rd_kafka_metadata_destroy(md);
+  return count;
+}
+
 std::vector<TopicProblem> check_topics(const KafkaOptions& o,
                                        const std::vector<schema::TopicSpec>& specs,
                                        std::chrono::milliseconds timeout) {

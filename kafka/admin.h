@@ -24,6 +24,10 @@ std::vector<TopicProblem> create_topics(
 std::vector<TopicProblem> check_topics(
     const KafkaOptions& o, const std::vector<schema::TopicSpec>& specs,
     std::chrono::milliseconds timeout = std::chrono::seconds(15));
+// Partitions of an existing topic; 0 when it is missing or the broker does
+// not answer within the timeout.
+int partition_count(const KafkaOptions& o, const std::string& topic,
+                    std::chrono::milliseconds timeout = std::chrono::seconds(15));
 // Deletes topics (tests only).
 std::vector<TopicProblem> delete_topics(
     const KafkaOptions& o, const std::vector<std::string>& names,

@@ -147,8 +147,15 @@ void SenderStage::apply_config(std::shared_ptr<const config::Snapshot> snap) {
     for (const auto& t : missing) opts_.create_topic(t);
   } else if (!missing.empty()) {
     // A new provider gets its outbound topic without an operator step. Admin
-    // calls block, so they run on a thread of their own.
-    std::thread([kopts = kopts_, missing] {
+    // calls block, so they run on a thread of their own. The topic gets as
+    // many partitions as the router's input has: that is the count the
+    // deployment chose (`sluice topics --partitions`), and it bounds how many
+    // senders share the provider.
+    std::thread([kopts = kopts_, missing,
+                 model = schema::topic_name(opts_.topic_prefix, "sms.accepted")]() mutable {
+      if (int n = kafka::partition_count(kopts, model); n > 0)
+        for (auto& t : missing)
+          if (t.scales) t.partitions = n;
       auto problems = kafka::create_topics(kopts, missing);
       for (const auto& p : problems)
         log::warn("cannot create provider topic", {{"topic", p.topic}, {"why", p.problem}});

@@ -27,7 +27,7 @@ std::string replace_dbname(const std::string& dsn, const std::string& db) {
 }
 }  // namespace
 
-TestCluster::TestCluster(const std::string& kafka) {
+TestCluster::TestCluster(const std::string& kafka, int partitions) {
   admin_dsn_ = pg_dsn();
   kafka_ = kafka.empty() ? kafka_bootstrap() : kafka;
   db_ = unique_name("sluice_t");
@@ -42,7 +42,8 @@ TestCluster::TestCluster(const std::string& kafka) {
   dir_ = temp_dir("cluster");
   auto r = run(sluice_binary() + " db migrate --pg '" + dsn_ + "'");
   EXPECT_EQ(r.status, 0) << r.output;
-  r = run(sluice_binary() + " topics --create --kafka " + kafka_ + " --topic-prefix " + prefix_);
+  r = run(sluice_binary() + " topics --create --kafka " + kafka_ + " --topic-prefix " + prefix_ +
+          (partitions > 0 ? " --partitions " + std::to_string(partitions) : std::string()));
   EXPECT_EQ(r.status, 0) << r.output;
 }
 

@@ -13,8 +13,9 @@ namespace sluice::test {
 
 class TestCluster {
  public:
-  // Creates database and topics; `kafka` overrides the shared test broker.
-  explicit TestCluster(const std::string& kafka = "");
+  // Creates database and topics; `kafka` overrides the shared test broker,
+  // `partitions` (when not 0) the partitions of the topics that scale.
+  explicit TestCluster(const std::string& kafka = "", int partitions = 0);
   ~TestCluster();
 
   const std::string& dsn() const { return dsn_; }
