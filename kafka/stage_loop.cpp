@@ -130,7 +130,11 @@ void StageLoop::give_back(const std::vector<TopicPartition>& tps) {
   give_back_post_([job, tps, take = give_back_take_] {
     int expected = pending;
     if (!job->state.compare_exchange_strong(expected, started)) return;
-    job->taken.set_value(take(tps));
+    try {
+      job->taken.set_value(take(tps));
+    } catch (...) {
+      job->taken.set_exception(std::current_exception());
+    }
   });
   if (result.wait_for(opts_.give_back_wait) != std::future_status::ready) {
     int expected = pending;
@@ -140,7 +144,16 @@ void StageLoop::give_back(const std::vector<TopicPartition>& tps) {
       return;
     }
   }
-  if (size_t n = result.get())
+  size_t n = 0;
+  try {
+    n = result.get();
+  } catch (const std::exception& e) {
+    // `take` threw: what it did not abandon stays in flight, and the revoke's
+    // own wait and commit treat it as unfinished.
+    log::warn(opts_.name + ": give-back on revoke failed", {{"what", e.what()}});
+    return;
+  }
+  if (n > 0)
     log::info(opts_.name + ": queued records given back to the partitions' next owner",
               {{"records", std::to_string(n)}, {"partitions", std::to_string(tps.size())}});
 }

@@ -107,27 +107,11 @@ TEST(Pipeline, AGatewayJoiningWhileReceiptsFlowRepeatsNoReceipt) {
   constexpr int kCount = 6000;
   Pipeline p;
   auto all = p.cluster.start("all", "n1");
-  auto load = Process::start({load_binary(),
-                              "--port",
-                              std::to_string(all.smpp),
-                              "--system-id",
-                              "acme",
-                              "--password",
-                              "s3cret",
-                              "--binds",
-                              "2",
-                              "--count",
-                              std::to_string(kCount),
-                              "--rate",
-                              "500",
-                              "--mix",
-                              "gsm7=100",
-                              "--registered-delivery",
-                              "1",
-                              "--dlr-timeout",
-                              "60",
-                              "--json"},
-                             p.cluster.dir() + "/load.log");
+  auto load = Process::start(
+      esme_load_argv(all.smpp, "acme", "s3cret",
+                     {"--binds", "2", "--count", std::to_string(kCount), "--rate", "500", "--mix",
+                      "gsm7=100", "--registered-delivery", "1", "--dlr-timeout", "60"}),
+      p.cluster.dir() + "/load.log");
   std::this_thread::sleep_for(std::chrono::seconds(5));
   auto second = p.cluster.start("gateway", "n2");
   EXPECT_EQ(load->wait(std::chrono::seconds(120)), 0) << load->log();

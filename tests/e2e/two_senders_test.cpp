@@ -66,11 +66,10 @@ TEST(TwoSenders, ASenderJoiningUnderABacklogSendsNothingTwice) {
   auto sim = cluster.start_smsc_sim(port, http);
   cluster.add_provider("sim", port, "simpw", "--binds 2 --window 50 --mps 100");
   auto all = cluster.start("all", "n1");
-  auto load = Process::start(
-      {std::string(SLUICE_BINARY_DIR) + "/simulators/esme-load", "--port", std::to_string(all.smpp),
-       "--system-id", "acme", "--password", "s3cret", "--count", std::to_string(kCount), "--rate",
-       "1000", "--mix", "gsm7=100", "--registered-delivery", "0", "--json"},
-      cluster.dir() + "/load.log");
+  auto load = Process::start(esme_load_argv(all.smpp, "acme", "s3cret",
+                                            {"--count", std::to_string(kCount), "--rate", "1000",
+                                             "--mix", "gsm7=100", "--registered-delivery", "0"}),
+                             cluster.dir() + "/load.log");
   // 3,000 accepted in about 3 s, sent at 100/s: some 2,500 wait in the queue.
   std::this_thread::sleep_for(std::chrono::seconds(4));
   auto second = cluster.start("sender", "sender-2");

@@ -55,6 +55,16 @@ bool wait_until(Pred pred, std::chrono::seconds limit) {
   return true;
 }
 
+// A group in which every rebalance takes every partition away and back.
+StageLoopOptions eager_group(const std::string& name, const std::string& topic) {
+  StageLoopOptions lo;
+  lo.name = name;
+  lo.consumer.group_id = test::unique_name("g");
+  lo.consumer.topics = {topic};
+  lo.consumer.eager = true;
+  return lo;
+}
+
 // The jobs a stage's own thread would run, each on a thread of its own
 // after an optional delay, joined at the end of the test.
 struct SlowThread {
@@ -82,11 +92,7 @@ TEST(RealBroker, RecordsAStageQueuedAreGivenBackOnRevokeAndTheNextOwnerReadsThem
   constexpr int kPerPartition = 20;
   produce_each(topic, 2, kPerPartition);
 
-  StageLoopOptions lo;
-  lo.name = "queueing";
-  lo.consumer.group_id = test::unique_name("g");
-  lo.consumer.topics = {topic};
-  lo.consumer.eager = true;
+  auto lo = eager_group("queueing", topic);
   lo.drain_timeout = 1s;  // the first member's queue is never finished
   auto producer = std::make_shared<Producer>(real());
 
@@ -166,11 +172,7 @@ TEST(RealBroker, AGiveBackThatStartsAfterTheRevokeStoppedWaitingTakesNothing) {
   ASSERT_TRUE(create_topics(real(), {{topic, 2, 3600000, "delete"}}).empty());
   produce_each(topic, 2, 5);
 
-  StageLoopOptions lo;
-  lo.name = "late";
-  lo.consumer.group_id = test::unique_name("g");
-  lo.consumer.topics = {topic};
-  lo.consumer.eager = true;
+  auto lo = eager_group("late", topic);
   lo.give_back_wait = 200ms;
   auto producer = std::make_shared<Producer>(real());
   std::atomic<int> read{0}, takes{0}, jobs_run{0};
@@ -201,6 +203,46 @@ TEST(RealBroker, AGiveBackThatStartsAfterTheRevokeStoppedWaitingTakesNothing) {
   second.start();
   ASSERT_TRUE(wait_until([&] { return jobs_run.load() > 0; }, 90s))
       << "no revoke reached the first member";
+  second.stop();
+  first.stop();
+  EXPECT_EQ(takes.load(), 0);
+}
+
+// The handler's thread may be gone (its jobs dropped unrun) when a revoke
+// comes: the revoke goes on, and the next owner reads the partitions.
+TEST(RealBroker, ARevokeGoesOnWhenTheHandlersThreadDropsTheGiveBack) {
+  std::string topic = test::unique_name("t_dropback");
+  ASSERT_TRUE(create_topics(real(), {{topic, 2, 3600000, "delete"}}).empty());
+  produce_each(topic, 2, 5);
+
+  auto lo = eager_group("dropped", topic);
+  auto producer = std::make_shared<Producer>(real());
+  std::atomic<int> read{0}, takes{0}, read_by_second{0};
+  StageLoop first(real(), lo, producer, [&](const rd_kafka_message_t&, StageLoop::Done done) {
+    ++read;
+    done();
+  });
+  first.set_give_back([](std::function<void()>) { /* the thread is gone: the job is dropped */ },
+                      [&](const std::vector<TopicPartition>&) {
+                        ++takes;
+                        return size_t{0};
+                      });
+  first.start();
+  ASSERT_TRUE(wait_until([&] { return read.load() == 10; }, 60s));
+  StageLoop second(real(), lo, producer, [&](const rd_kafka_message_t&, StageLoop::Done done) {
+    ++read_by_second;
+    done();
+  });
+  second.start();
+  // The first member committed what it finished, so the second reads only
+  // what arrives after it has its share: keep producing until it reads.
+  auto deadline = std::chrono::steady_clock::now() + 90s;
+  while (read_by_second.load() == 0 && std::chrono::steady_clock::now() < deadline) {
+    produce_each(topic, 2, 1);
+    std::this_thread::sleep_for(500ms);
+  }
+  ASSERT_GT(read_by_second.load(), 0)
+      << "the revoke did not complete: the second member read nothing";
   second.stop();
   first.stop();
   EXPECT_EQ(takes.load(), 0);

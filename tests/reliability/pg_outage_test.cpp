@@ -169,26 +169,10 @@ TEST(PgOutageUnderLoad, NothingLostCustomersServedAndConfigReloadsAfterwards) {
 
   const auto total = kLead + rounds * (outage + kAfter);
   const int count = kRate * static_cast<int>(std::chrono::seconds(total).count());
-  auto load = Process::start({std::string(SLUICE_BINARY_DIR) + "/simulators/esme-load",
-                              "--port",
-                              std::to_string(all.smpp),
-                              "--system-id",
-                              "acme",
-                              "--password",
-                              "s3cret",
-                              "--binds",
-                              "2",
-                              "--count",
-                              std::to_string(count),
-                              "--rate",
-                              std::to_string(kRate),
-                              "--mix",
-                              "gsm7=100",
-                              "--registered-delivery",
-                              "1",
-                              "--dlr-timeout",
-                              "180",
-                              "--json"},
+  auto load = Process::start(esme_load_argv(all.smpp, "acme", "s3cret",
+                                            {"--binds", "2", "--count", std::to_string(count),
+                                             "--rate", std::to_string(kRate), "--mix", "gsm7=100",
+                                             "--registered-delivery", "1", "--dlr-timeout", "180"}),
                              cluster.dir() + "/load.json");
   std::this_thread::sleep_for(kLead);
   ASSERT_TRUE(load->alive()) << load->log();
@@ -196,10 +180,9 @@ TEST(PgOutageUnderLoad, NothingLostCustomersServedAndConfigReloadsAfterwards) {
   // A customer that first binds while PostgreSQL is down is authenticated
   // from the configuration in memory.
   auto late_load = [&](int round) {
-    return Process::start({std::string(SLUICE_BINARY_DIR) + "/simulators/esme-load", "--port",
-                           std::to_string(all.smpp), "--system-id", "late", "--password", "l8te",
-                           "--count", "200", "--rate", "100", "--mix", "gsm7=100",
-                           "--registered-delivery", "1", "--dlr-timeout", "60", "--json"},
+    return Process::start(esme_load_argv(all.smpp, "late", "l8te",
+                                         {"--count", "200", "--rate", "100", "--mix", "gsm7=100",
+                                          "--registered-delivery", "1", "--dlr-timeout", "60"}),
                           cluster.dir() + "/late-bind-" + std::to_string(round) + ".json");
   };
   std::vector<nlohmann::json> late_reports;

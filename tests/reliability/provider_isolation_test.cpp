@@ -44,11 +44,11 @@ TEST(ProviderIsolation, ASilentSlowOrThrottlingProviderDoesNotSlowTheOther) {
 
   // Each customer stream offers more than its provider's contract.
   auto load = [&](const char* prefix, const char* tag) {
-    return Process::start({std::string(SLUICE_BINARY_DIR) + "/simulators/esme-load", "--port",
-                           std::to_string(all.smpp), "--system-id", "acme", "--password", "s3cret",
-                           "--count", "20000", "--rate", std::to_string(kRate * 2), "--dest-prefix",
-                           prefix, "--registered-delivery", "0", "--mix", "gsm7=100", "--json"},
-                          cluster.dir() + "/load-" + tag + ".json");
+    return Process::start(
+        esme_load_argv(all.smpp, "acme", "s3cret",
+                       {"--count", "20000", "--rate", std::to_string(kRate * 2), "--dest-prefix",
+                        prefix, "--registered-delivery", "0", "--mix", "gsm7=100"}),
+        cluster.dir() + "/load-" + tag + ".json");
   };
   auto la = load("4471", "a");
   auto lb = load("4472", "b");

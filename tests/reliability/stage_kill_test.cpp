@@ -27,12 +27,11 @@ TEST(StageKilledUnderLoad, EachStageKilledInTurnLosesNoMessageAndNoDlr) {
     stages[s] = cluster.start(s, std::string(s) + "-1");
   int rounds = long_run ? 3 : 1;
   int count = long_run ? 20000 : 4000;
-  auto load =
-      Process::start({std::string(SLUICE_BINARY_DIR) + "/simulators/esme-load", "--port",
-                      std::to_string(stages["gateway"].smpp), "--system-id", "acme", "--password",
-                      "s3cret", "--binds", "2", "--count", std::to_string(count), "--rate", "400",
-                      "--mix", "gsm7=80,multipart=20", "--dlr-timeout", "150", "--json"},
-                     cluster.dir() + "/load.json");
+  auto load = Process::start(
+      esme_load_argv(stages["gateway"].smpp, "acme", "s3cret",
+                     {"--binds", "2", "--count", std::to_string(count), "--rate", "400", "--mix",
+                      "gsm7=80,multipart=20", "--dlr-timeout", "150"}),
+      cluster.dir() + "/load.json");
   std::vector<double> recovery;
   for (int round = 0; round < rounds; ++round) {
     for (const char* s : {"assembler", "router", "sender", "dlr"}) {

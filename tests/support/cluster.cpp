@@ -27,6 +27,21 @@ std::string replace_dbname(const std::string& dsn, const std::string& db) {
 }
 }  // namespace
 
+std::vector<std::string> esme_load_argv(uint16_t port, const std::string& system_id,
+                                        const std::string& password,
+                                        const std::vector<std::string>& flags) {
+  std::vector<std::string> argv = {std::string(SLUICE_BINARY_DIR) + "/simulators/esme-load",
+                                   "--port",
+                                   std::to_string(port),
+                                   "--system-id",
+                                   system_id,
+                                   "--password",
+                                   password};
+  argv.insert(argv.end(), flags.begin(), flags.end());
+  argv.push_back("--json");
+  return argv;
+}
+
 TestCluster::TestCluster(const std::string& kafka, int partitions) {
   admin_dsn_ = pg_dsn();
   kafka_ = kafka.empty() ? kafka_bootstrap() : kafka;

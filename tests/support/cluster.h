@@ -2,6 +2,7 @@
 // A throwaway Sluice deployment for a test: a private PostgreSQL database
 // (migrated), a private topic prefix on the real broker, and stage processes
 // of the real `sluice` binary.
+#include <cstdint>
 #include <map>
 #include <memory>
 #include <string>
@@ -10,6 +11,13 @@
 #include "tests/support/process.h"
 
 namespace sluice::test {
+
+// The command line of simulators/esme-load binding to a gateway's SMPP port
+// on 127.0.0.1 as `system_id`, followed by `flags` ("--count", "N", ...) and
+// --json (its report on stdout).
+std::vector<std::string> esme_load_argv(uint16_t port, const std::string& system_id,
+                                        const std::string& password,
+                                        const std::vector<std::string>& flags);
 
 class TestCluster {
  public:
