@@ -51,6 +51,20 @@ rd_kafka_AdminOptions_t* admin_options(rd_kafka_t* rk, rd_kafka_admin_op_t op,
   return opts;
 }
 
+// Partitions of every existing topic, from one metadata request; empty
+// (and *err set, when given) if the broker does not answer.
+std::map<std::string, int> partition_counts(Handle& h, std::chrono::milliseconds timeout,
+                                            rd_kafka_resp_err_t* err = nullptr) {
+  std::map<std::string, int> counts;
+  const rd_kafka_metadata_t* md = nullptr;
+  auto e = rd_kafka_metadata(h.rk, 1, nullptr, &md, static_cast<int>(timeout.count()));
+  if (err) *err = e;
+  if (e || !md) return counts;
+  for (int i = 0; i < md->topic_cnt; ++i)
+    if (!md->topics[i].err) counts[md->topics[i].topic] = md->topics[i].partition_cnt;
+  rd_kafka_metadata_destroy(md);
+  return counts;
+}
 }  // namespace
 
 std::vector<TopicProblem> create_topics(const KafkaOptions& o,
@@ -103,15 +117,11 @@ std::vector<TopicProblem> create_topics(const KafkaOptions& o,
 int partition_count(const KafkaOptions& o, const std::string& topic,
                     std::chrono::milliseconds timeout) {
   Handle h(o);
-  const rd_kafka_metadata_t* md = nullptr;
   // All topics, not one by handle: asking about a missing topic by name may
   // create it where the broker allows auto-creation.
-  if (rd_kafka_metadata(h.rk, 1, nullptr, &md, static_cast<int>(timeout.count())) || !md) return 0;
-  int count = 0;
-  for (int i = 0; i < md->topic_cnt; ++i)
-    if (!md->topics[i].err && topic == md->topics[i].topic) count = md->topics[i].partition_cnt;
-  rd_kafka_metadata_destroy(md);
-  return count;
+  auto counts = partition_counts(h, timeout);
+  auto it = counts.find(topic);
+  return it == counts.end() ? 0 : it->second;
 }
 
 std::vector<TopicProblem> check_topics(const KafkaOptions& o,
@@ -119,16 +129,12 @@ std::vector<TopicProblem> check_topics(const KafkaOptions& o,
                                        std::chrono::milliseconds timeout) {
   std::vector<TopicProblem> problems;
   Handle h(o);
-  const rd_kafka_metadata_t* md = nullptr;
-  auto e = rd_kafka_metadata(h.rk, 1, nullptr, &md, static_cast<int>(timeout.count()));
+  rd_kafka_resp_err_t e = RD_KAFKA_RESP_ERR_NO_ERROR;
+  auto partitions = partition_counts(h, timeout, &e);
   if (e) {
     problems.push_back({"*", std::string("metadata: ") + rd_kafka_err2str(e)});
     return problems;
   }
-  std::map<std::string, int> partitions;
-  for (int i = 0; i < md->topic_cnt; ++i)
-    if (!md->topics[i].err) partitions[md->topics[i].topic] = md->topics[i].partition_cnt;
-  rd_kafka_metadata_destroy(md);
 
   std::vector<const schema::TopicSpec*> present;
   for (const auto& s : specs) {

@@ -591,7 +591,7 @@ Clock::time_point Load::next_credit_at() const {
   // 10,000/s a wake-up per message (a timer, a send, and on the gateway a
   // read, each a context switch) cost this machine more CPU than the
   // messages themselves. Arrivals are still spread over every millisecond.
-  const double quantum = std::min(std::max(1.0, cfg_.rate / 1000), std::max(1.0, cfg_.rate / 20));
+  const double quantum = std::max(1.0, cfg_.rate / 1000);  // never above the bucket's cap
   const double wait_s = std::max(0.0, (quantum - tokens_) / cfg_.rate);
   return refilled_ +
          std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(wait_s));
