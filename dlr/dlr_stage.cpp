@@ -8,6 +8,7 @@
 #include <thread>
 #include <unordered_map>
 
+#include "common/clock.h"
 #include "common/log.h"
 #include "dlr/coalescer.h"
 #include "dlr/state_reader.h"
@@ -20,20 +21,6 @@
 namespace sluice::dlr {
 
 namespace {
-
-int64_t now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
-// kafka::Record has no way to say "null value" yet; an empty value stands for
-// a deleted key (restore treats both alike). Once the Record grows a
-// `tombstone` flag, real tombstones are written without a change here.
-template <class R>
-void mark_deleted(R& r) {
-  if constexpr (requires { r.tombstone = true; }) r.tombstone = true;
-}
 
 // Runs the second half of an output (the state writes) off the producer's
 // delivery thread and off the polling thread: the polling thread may be
@@ -284,7 +271,7 @@ void DlrStage::Impl::handle(Lane& lane, const rd_kafka_message_t& m, kafka::Stag
 }
 
 void DlrStage::Impl::process(Lane& lane, Pending& p) {
-  int64_t now = now_ms();
+  int64_t now = wall_ms();
   Output out;
   auto invalid = [&](const char* what) {
     log::warn("dlr: undecodable record skipped", {{"topic", p.topic},
@@ -366,7 +353,7 @@ void DlrStage::Impl::ship(Lane& lane, Output out, kafka::StageLoop::Done done) {
     if (w.value)
       r.value = w.value->SerializeAsString();
     else
-      mark_deleted(r);
+      r.tombstone = true;
     second.push_back(std::move(r));
   }
   if (first.empty()) {
@@ -408,7 +395,7 @@ void DlrStage::Impl::on_assign(Lane& lane, const std::vector<kafka::TopicPartiti
         else
           latest[p].insert_or_assign(std::string(key), std::string(*value));
       });
-  int64_t now = now_ms();
+  int64_t now = wall_ms();
   size_t loaded = 0, bad = 0;
   for (const auto& [p, kv] : latest) {
     for (const auto& [key, value] : kv) {
@@ -452,7 +439,7 @@ void DlrStage::Impl::tick(Lane& lane) {
       process(lane, p);
     }
   }
-  int64_t now = now_ms();
+  int64_t now = wall_ms();
   ship_all(lane, lane.coalescer.due(now));
   if (now >= lane.next_corr_tick) {
     lane.next_corr_tick = now + opts.tick_interval.count();

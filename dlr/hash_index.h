@@ -8,6 +8,8 @@
 // hash. Linear probing with backward-shift deletion: no tombstones, and values
 // under one hash keep the order they were inserted in. Hashes 0 and 1 are
 // one (0 marks an empty slot): a hit is always checked against the real key.
+// The table halves once it is less than an eighth full, so a burst of done
+// marks (a provider's backlog of receipts) does not hold its memory for good.
 //
 // Not thread-safe.
 #include <bit>
@@ -21,7 +23,7 @@ template <class T>
 class HashIndex {
  public:
   void insert(uint64_t h, T* v) {
-    if ((size_ + 1) * 2 > slots_.size()) grow();
+    if ((size_ + 1) * 2 > slots_.size()) rehash(slots_.empty() ? kMinSlots : slots_.size() * 2);
     place(fix(h), v);
     ++size_;
   }
@@ -35,6 +37,7 @@ class HashIndex {
       if (slots_[i].h == h && slots_[i].v == v) {
         shift_back(i);
         --size_;
+        if (slots_.size() > kMinSlots && size_ * 8 < slots_.size()) rehash(slots_.size() / 2);
         return true;
       }
     }
@@ -50,12 +53,15 @@ class HashIndex {
   }
 
   size_t size() const { return size_; }
+  size_t slots() const { return slots_.size(); }
 
  private:
   struct Slot {
     uint64_t h = 0;  // 0: empty
     T* v = nullptr;
   };
+  static constexpr size_t kMinSlots = 16;
+
   static uint64_t fix(uint64_t h) { return h == 0 ? 1 : h; }
   size_t home(uint64_t h) const {
     return static_cast<size_t>((h * 0x9E3779B97F4A7C15ull) >> shift_);
@@ -67,8 +73,8 @@ class HashIndex {
     while (slots_[i].h != 0) i = next(i);
     slots_[i] = {h, v};
   }
-  void grow() {
-    size_t cap = slots_.empty() ? 16 : slots_.size() * 2;
+  // cap is a power of two above twice size_.
+  void rehash(size_t cap) {
     std::vector<Slot> old(cap);
     old.swap(slots_);
     shift_ = 64 - std::countr_zero(cap);

@@ -10,6 +10,7 @@
 #include <deque>
 #include <set>
 
+#include "common/clock.h"
 #include "common/log.h"
 #include "kafka/admin.h"
 #include "schema/receipts.h"
@@ -33,12 +34,6 @@ struct Pending {
 };
 
 namespace {
-int64_t wall_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 std::string yymmddhhmm(int64_t ms) {
   if (ms <= 0) ms = wall_ms();
   std::time_t t = static_cast<std::time_t>(ms / 1000);

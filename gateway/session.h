@@ -23,6 +23,7 @@
 #include <optional>
 #include <vector>
 
+#include "common/clock.h"
 #include "common/log.h"
 #include "gateway/control.h"
 #include "gateway/gateway.h"
@@ -562,7 +563,7 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
       reply(h, smpp::CancelSmResp{}, smpp::status::ESME_RCANCELFAIL);
       co_return;
     }
-    int64_t now = wall_now_ms();
+    int64_t now = wall_ms();
     for (const auto& id : ids) {
       // The control first: a "cancelled" state without it would be a lie.
       kafka::Record control{
@@ -632,12 +633,6 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
   bool durable(const kafka::DeliveryResult& r) {
     if (!r.ok()) gw_.count_produce_error(rd_kafka_err2name(r.err));
     return r.ok();
-  }
-
-  static int64_t wall_now_ms() {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(
-               std::chrono::system_clock::now().time_since_epoch())
-        .count();
   }
 
   // Common path of submit_sm and data_sm: checks, then one record to Kafka,

@@ -125,7 +125,7 @@ class Consumer {
 };
 
 // Fetch settings every consumer shares: a fetch waits up to `max_wait` for
-// 16 KiB. Stage loops wait 10 ms (a hop's latency); table readers, which
+// 64 KiB. Stage loops wait 25 ms (a hop's latency); table readers, which
 // mostly sit idle at the end of their topic, wait 100 ms.
 void apply_fetch_options(rd_kafka_conf_t* conf, std::chrono::milliseconds max_wait);
 

@@ -211,10 +211,13 @@ void StageLoop::run() {
       paused_for_load_ = consumer_->assignment();
       consumer_->pause(paused_for_load_);
       load_paused_ = true;
+      log::warn(opts_.name + ": records in flight at the limit; fetching paused",
+                {{"in_flight", std::to_string(tracker_.in_flight())}});
     } else if (!overloaded && load_paused_) {
       consumer_->resume(paused_for_load_);
       paused_for_load_.clear();
       load_paused_ = false;
+      log::info(opts_.name + ": fetching resumed", {});
     }
     auto idle = tick_ ? std::min(opts_.tick_interval, std::chrono::milliseconds(100))
                       : std::chrono::milliseconds(100);

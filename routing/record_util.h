@@ -10,15 +10,11 @@
 #include <utility>
 #include <vector>
 
+#include "common/clock.h"
+
 namespace sluice::routing {
 
 using Headers = std::vector<std::pair<std::string, std::string>>;
-
-inline int64_t wall_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 // The record's Kafka timestamp in epoch ms, or fallback when it has none.
 int64_t timestamp_ms(const rd_kafka_message_t* m, int64_t fallback);

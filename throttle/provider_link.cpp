@@ -10,6 +10,7 @@
 #include <boost/asio/write.hpp>
 #include <cstring>
 
+#include "common/clock.h"
 #include "common/log.h"
 #include "schema/provider_id.h"
 #include "schema/receipts.h"
@@ -281,14 +282,6 @@ smpp::SubmitSm ProviderLink::to_submit(const records::v1::Message& m) const {
     sm.tlvs.items.push_back({static_cast<uint16_t>(t.tag()), {t.value().begin(), t.value().end()}});
   return sm;
 }
-
-namespace {
-int64_t wall_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-}  // namespace
 
 bool ProviderLink::take_controlled(int64_t now_ms) {
   if (!env_.controls || queue_.empty()) return false;

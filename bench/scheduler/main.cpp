@@ -31,6 +31,7 @@
 #include <thread>
 #include <vector>
 
+#include "common/clock.h"
 #include "common/log.h"
 #include "kafka/admin.h"
 #include "kafka/consumer.h"
@@ -43,7 +44,6 @@
 
 using namespace sluice;
 using namespace std::chrono_literals;
-using routing::wall_ms;
 
 namespace {
 

@@ -84,5 +84,36 @@ TEST(HashIndex, AgreesWithAMultimapThroughRandomInsertsAndErases) {
   }
 }
 
+TEST(HashIndex, ShrinksAfterABurstIsErasedAndKeepsTheRestInOrder) {
+  std::mt19937_64 rng(11);
+  HashIndex<int> x;
+  std::vector<int> values(100000);
+  for (size_t i = 0; i < values.size(); ++i) x.insert(2 + rng() % 5000, &values[i]);
+  size_t peak = x.slots();
+  ASSERT_GE(peak, 2 * values.size());
+  // Keep every thousandth value; hash 3 keeps several, whose order must survive.
+  std::mt19937_64 again(11);
+  std::multimap<uint64_t, int*> kept;
+  for (size_t i = 0; i < values.size(); ++i) {
+    uint64_t h = 2 + again() % 5000;
+    if (i % 1000 == 0 || h == 3)
+      kept.emplace(h, &values[i]);
+    else
+      ASSERT_TRUE(x.erase(h, &values[i]));
+  }
+  EXPECT_EQ(x.size(), kept.size());
+  EXPECT_LE(x.slots(), 8 * kept.size()) << "peak " << peak;
+  for (auto it = kept.begin(); it != kept.end();) {
+    auto [from, to] = kept.equal_range(it->first);
+    std::vector<int*> want;
+    for (auto j = from; j != to; ++j) want.push_back(j->second);  // insertion order
+    ASSERT_EQ(all(x, it->first), want) << it->first;
+    it = to;
+  }
+  for (auto& [h, v] : kept) ASSERT_TRUE(x.erase(h, v));
+  EXPECT_EQ(x.size(), 0u);
+  EXPECT_LE(x.slots(), 32u);
+}
+
 }  // namespace
 }  // namespace sluice::dlr
