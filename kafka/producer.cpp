@@ -1,8 +1,14 @@
 #include "kafka/producer.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <array>
+#include <boost/asio/posix/stream_descriptor.hpp>
+#include <cerrno>
 #include <mutex>
 #include <stdexcept>
+#include <system_error>
 
 #include "common/log.h"
 
@@ -28,12 +34,6 @@ void apply_options(rd_kafka_conf_t* conf, const KafkaOptions& o) {
   for (const auto& [k, v] : o.extra) set_conf(conf, k, v);
 }
 
-namespace {
-struct Pending {
-  Producer::Callback cb;
-};
-}  // namespace
-
 Producer::Producer(KafkaOptions kopts, ProducerOptions popts)
     : kopts_(std::move(kopts)), popts_(popts) {
   rk_ = make_handle();
@@ -41,8 +41,26 @@ Producer::Producer(KafkaOptions kopts, ProducerOptions popts)
   prober_ = std::thread([this] { probe_loop(); });
 }
 
+// The io thread's end of serve_reports_on: the pipe's read end, and the
+// producer it serves while that lives.
+struct Producer::IoReports {
+  IoReports(boost::asio::io_context& io, int fd) : in(io, fd) {}
+  std::mutex mu;
+  Producer* owner = nullptr;  // guarded by mu
+  boost::asio::posix::stream_descriptor in;
+};
+
 Producer::~Producer() {
   flush(std::chrono::milliseconds(5000));
+  // The io thread stops serving; whatever is left is served here.
+  if (auto link = io_link_.lock()) {
+    std::lock_guard lock(link->mu);
+    link->owner = nullptr;
+  }
+  if (io_serves_.exchange(false)) {
+    std::unique_lock lock(mu_);
+    unwatch_reports(rk_);
+  }
   stop_ = true;
   if (poller_.joinable()) poller_.join();
   if (prober_.joinable()) prober_.join();
@@ -54,6 +72,63 @@ Producer::~Producer() {
     rd_kafka_destroy(rk_);
     rk_ = nullptr;
   }
+  if (report_pipe_[1] >= 0) ::close(report_pipe_[1]);
+}
+
+void Producer::serve_reports_on(boost::asio::io_context& io) {
+  if (report_io_.load()) throw std::logic_error("serve_reports_on called twice");
+  // librdkafka writes one byte per wake-up and needs a non-blocking fd; a
+  // pipe rather than an eventfd, which takes only 8-byte writes.
+  if (::pipe2(report_pipe_, O_NONBLOCK | O_CLOEXEC) != 0)
+    throw std::system_error(errno, std::generic_category(), "pipe2");
+  auto link = std::make_shared<IoReports>(io, report_pipe_[0]);
+  link->owner = this;
+  io_link_ = link;
+  report_io_ = &io;
+  {
+    std::unique_lock lock(mu_);
+    watch_reports(rk_);
+  }
+  io_serves_ = true;
+  // Reports queued before the pipe was watched wrote nothing: look once.
+  (void)!::write(report_pipe_[1], "1", 1);
+  arm(std::move(link));
+}
+
+void Producer::watch_reports(rd_kafka_t* rk) {
+  rd_kafka_queue_t* q = rd_kafka_queue_get_main(rk);
+  rd_kafka_queue_io_event_enable(q, report_pipe_[1], "1", 1);
+  rd_kafka_queue_destroy(q);
+}
+
+void Producer::unwatch_reports(rd_kafka_t* rk) {
+  rd_kafka_queue_t* q = rd_kafka_queue_get_main(rk);
+  rd_kafka_queue_io_event_enable(q, -1, nullptr, 0);
+  rd_kafka_queue_destroy(q);
+}
+
+void Producer::arm(std::shared_ptr<IoReports> link) {
+  auto& in = link->in;
+  in.async_wait(boost::asio::posix::stream_descriptor::wait_read,
+                [link = std::move(link)](const boost::system::error_code& ec) mutable {
+                  if (ec) return;
+                  // Emptied before serving: a report queued meanwhile writes
+                  // again, so none waits for the next one.
+                  char buf[256];
+                  while (::read(link->in.native_handle(), buf, sizeof buf) > 0) {
+                  }
+                  {
+                    std::lock_guard lock(link->mu);
+                    if (!link->owner) return;
+                    link->owner->serve_reports();
+                  }
+                  arm(std::move(link));
+                });
+}
+
+void Producer::serve_reports() {
+  std::shared_lock lock(mu_);
+  if (rk_) rd_kafka_poll(rk_, 0);
 }
 
 rd_kafka_t* Producer::make_handle() {
@@ -93,7 +168,7 @@ void Producer::on_delivery(rd_kafka_t*, const rd_kafka_message_t* m, void*) {
   r.possibly_persisted = m->err != RD_KAFKA_RESP_ERR_NO_ERROR &&
                          rd_kafka_message_status(m) == RD_KAFKA_MSG_STATUS_POSSIBLY_PERSISTED;
   try {
-    p->cb(r);
+    p->deliver(r);
   } catch (const std::exception& e) {
     log::error("delivery callback threw", {{"what", e.what()}});
   }
@@ -115,8 +190,7 @@ void Producer::on_error(rd_kafka_t* rk, int err, const char* reason, void* opaqu
                                {"reason", reason}});
 }
 
-void Producer::produce(const Record& rec, Callback cb) {
-  auto* pending = new Pending{std::move(cb)};
+void Producer::produce_pending(const Record& rec, Pending* pending) {
   // The gateway produces a record per submit_sm: the argument list lives on
   // the stack unless a record carries many headers.
   const size_t count = 6 + rec.headers.size();
@@ -162,7 +236,7 @@ void Producer::produce(const Record& rec, Callback cb) {
     r.err = rd_kafka_error_code(error);
     rd_kafka_error_destroy(error);
     try {
-      pending->cb(r);
+      pending->deliver(r);
     } catch (...) {
     }
     delete pending;
@@ -175,6 +249,11 @@ void Producer::recreate() {
     std::unique_lock lock(mu_);
     old = rk_;
     rk_ = make_handle();
+    if (io_serves_.load()) {
+      // The old instance's failures are served below, on this thread.
+      unwatch_reports(old);
+      watch_reports(rk_);
+    }
     fatal_ = false;
   }
   ++recreated_;
@@ -188,6 +267,19 @@ void Producer::recreate() {
 void Producer::poll_loop() {
   while (!stop_.load()) {
     if (fatal_.load()) recreate();
+    if (io_serves_.load()) {
+      if (!report_io_.load()->stopped()) {
+        // The io thread serves the reports; this one only watches for a
+        // fatal error and for the io_context to stop.
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        continue;
+      }
+      // Stopped (the process is draining to its exit): the reports come back
+      // here for good, and librdkafka stops writing to a pipe nobody reads.
+      io_serves_ = false;
+      std::unique_lock lock(mu_);
+      unwatch_reports(rk_);
+    }
     std::shared_lock lock(mu_);
     rd_kafka_poll(rk_, 50);
   }

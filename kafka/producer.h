@@ -1,16 +1,19 @@
 #pragma once
 // An idempotent, acks=all producer whose delivery reports come back as
-// callbacks (on the producer's own poll thread) or as Asio completions (on the
-// caller's executor). No call here blocks the caller: a full local queue is
-// reported as a delivery failure at once.
+// callbacks (on the producer's own poll thread, or on an io_context's thread
+// with serve_reports_on) or as Asio completions (on the caller's executor).
+// No call here blocks the caller: a full local queue is reported as a
+// delivery failure at once.
 #include <librdkafka/rdkafka.h>
 
 #include <atomic>
 #include <boost/asio/associated_executor.hpp>
 #include <boost/asio/async_result.hpp>
 #include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <chrono>
+#include <concepts>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -56,15 +59,19 @@ struct ProducerOptions {
 
 class Producer {
  public:
-  using Callback = std::function<void(const DeliveryResult&)>;
-
   Producer(KafkaOptions kopts, ProducerOptions popts = {});
   ~Producer();
   Producer(const Producer&) = delete;
   Producer& operator=(const Producer&) = delete;
 
   // cb runs exactly once, on the poll thread (or inline on immediate failure).
-  void produce(const Record& record, Callback cb);
+  // It travels with the record in one allocation (a std::function of a
+  // capturing lambda would be a second).
+  template <class F>
+  requires std::invocable<F&, const DeliveryResult&>
+  void produce(const Record& record, F&& cb) {
+    produce_pending(record, new PendingFn<std::decay_t<F>>(std::forward<F>(cb)));
+  }
 
   // Asio form: completes with DeliveryResult on the handler's executor.
   template <typename Token>
@@ -89,6 +96,16 @@ class Producer {
         token, std::move(record));
   }
 
+  // Delivery reports (and so callbacks) are served on `io`'s thread from now
+  // on, woken through a pipe librdkafka writes to when its report queue stops
+  // being empty, instead of on the poll thread. For a process whose io thread
+  // is busy anyway (the gateway under load) that saves the poll thread's
+  // wake-up and the hand-over to the io thread for every burst of reports.
+  // Once `io` stops, the poll thread serves them again, for good, so flush()
+  // and the destructor still see every callback run. Callbacks then must not
+  // block. Call it once, before `io` runs; `io` must outlive the producer.
+  void serve_reports_on(boost::asio::io_context& io);
+
   // Waits for outstanding deliveries up to `timeout`; false when some remain.
   bool flush(std::chrono::milliseconds timeout);
   int outstanding() const;
@@ -97,10 +114,27 @@ class Producer {
   bool connected() const { return connected_.load(); }
 
  private:
+  struct Pending {
+    virtual ~Pending() = default;
+    virtual void deliver(const DeliveryResult& r) = 0;
+  };
+  template <class F>
+  struct PendingFn final : Pending {
+    explicit PendingFn(F fn) : f(std::move(fn)) {}
+    void deliver(const DeliveryResult& r) override { f(r); }
+    F f;
+  };
+  void produce_pending(const Record& record, Pending* pending);
+
   rd_kafka_t* make_handle();
   void poll_loop();
   void probe_loop();
   void recreate();
+  void watch_reports(rd_kafka_t* rk);
+  void unwatch_reports(rd_kafka_t* rk);
+  void serve_reports();
+  struct IoReports;
+  static void arm(std::shared_ptr<IoReports> link);
   static void on_delivery(rd_kafka_t*, const rd_kafka_message_t*, void*);
   static void on_error(rd_kafka_t*, int, const char*, void*);
 
@@ -113,6 +147,12 @@ class Producer {
   std::atomic<bool> connected_{false};
   std::atomic<int64_t> recreated_{0};
   std::thread poller_, prober_;
+  // With serve_reports_on: the io_context, and whether it serves the reports
+  // (false again once the producer is going away).
+  std::atomic<boost::asio::io_context*> report_io_{nullptr};
+  std::atomic<bool> io_serves_{false};
+  std::weak_ptr<IoReports> io_link_;  // owned by the pending wait on the io thread
+  int report_pipe_[2] = {-1, -1};
 };
 
 // Applies common and extra properties; throws std::runtime_error on a bad one.

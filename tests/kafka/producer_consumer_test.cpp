@@ -1,11 +1,15 @@
 // Against the real broker: what the gateway's durability promise rests on.
 #include <gtest/gtest.h>
 
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <chrono>
 #include <condition_variable>
 #include <map>
 #include <mutex>
 #include <set>
+#include <thread>
 
 #include "kafka/admin.h"
 #include "kafka/consumer.h"
@@ -255,6 +259,75 @@ TEST(RealBroker, OnceHeldPartitionIsReadAgainAfterARebalanceGivesItBack) {
     if (auto m = a.poll(std::chrono::milliseconds(100)); m && m->partition == 0) ++from_p0;
   EXPECT_EQ(from_p0, 50) << "the once-held partition was not read after the rebalance";
   a.close();
+}
+
+// The gateway serves delivery reports on its io thread (serve_reports_on).
+// Each callback must run exactly once: on the io thread while it runs, and on
+// the producer's own thread once it stopped, so that a draining process still
+// hears about every record.
+TEST(RealBroker, ReportsRunOnTheIoThreadWhileItRunsAndOnThePollThreadOnceItStopped) {
+  std::string topic = test::unique_name("t_io_reports");
+  ASSERT_TRUE(create_topics(real(), {{topic, 3, 3600000, "delete"}}).empty());
+  boost::asio::io_context io;
+  auto producer = std::make_unique<Producer>(real());
+  producer->serve_reports_on(io);
+
+  constexpr int kFirst = 500, kSecond = 200;
+  std::mutex mu;
+  std::condition_variable cv;
+  std::map<int, int> calls;  // record -> callbacks
+  std::map<std::thread::id, int> threads;
+  int failed = 0;
+  auto produce = [&](int from, int n) {
+    for (int i = from; i < from + n; ++i)
+      producer->produce({topic, "k" + std::to_string(i % 7), "v" + std::to_string(i), {}},
+                        [&, i](const DeliveryResult& r) {
+                          std::lock_guard lock(mu);
+                          ++calls[i];
+                          ++threads[std::this_thread::get_id()];
+                          if (!r.ok()) ++failed;
+                          cv.notify_all();
+                        });
+  };
+  // Produced from another thread, as records come from sessions and stages.
+  std::thread([&] { produce(0, kFirst); }).join();
+  auto count = [&] {
+    std::lock_guard lock(mu);
+    return calls.size();
+  };
+  boost::asio::steady_timer check(io);
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  std::function<void()> watch = [&] {
+    if (count() >= static_cast<size_t>(kFirst) || std::chrono::steady_clock::now() > deadline) {
+      io.stop();
+      return;
+    }
+    check.expires_after(std::chrono::milliseconds(10));
+    check.async_wait([&](auto) { watch(); });
+  };
+  watch();
+  io.run();
+  {
+    std::lock_guard lock(mu);
+    ASSERT_EQ(calls.size(), static_cast<size_t>(kFirst));
+    ASSERT_EQ(threads.size(), 1u);
+    EXPECT_EQ(threads.begin()->first, std::this_thread::get_id()) << "not on the io thread";
+    threads.clear();
+  }
+
+  // io is stopped now: the producer's own thread serves what follows.
+  produce(kFirst, kSecond);
+  {
+    std::unique_lock lock(mu);
+    ASSERT_TRUE(cv.wait_for(lock, std::chrono::seconds(60),
+                            [&] { return calls.size() == static_cast<size_t>(kFirst + kSecond); }));
+    EXPECT_EQ(threads.count(std::this_thread::get_id()), 0u);
+  }
+  producer.reset();
+  std::lock_guard lock(mu);
+  EXPECT_EQ(failed, 0);
+  for (auto [i, n] : calls) EXPECT_EQ(n, 1) << "record " << i;
+  delete_topics(real(), {topic});
 }
 
 }  // namespace
