@@ -159,7 +159,7 @@ int run_topics(const std::vector<std::string>& argv) {
 int run_stage_command(const std::string& cmd, const std::vector<std::string>& argv) {
   Args args({"kafka", "pg", "http", "topic-prefix", "state-dir", "node", "log-level", "smpp",
              "smpp-tls", "tls-cert", "tls-key", "status-entries", "provider", "demo-password",
-             "kafka-linger-ms", "dlr-coalesce-ms"},
+             "kafka-linger-ms", "dlr-coalesce-ms", "provider-ca"},
             {"log-json", "help", "demo"});
   std::string usage =
       "usage: sluice " + cmd + " [flags]\n\n" + kStageFlags + sluice::app::stage_flags_help(cmd);
@@ -195,6 +195,11 @@ int run_stage_command(const std::string& cmd, const std::vector<std::string>& ar
   s.smpp_tls_listen = args.value_or("smpp-tls", "127.0.0.1:3550");
   s.tls_cert = args.value_or("tls-cert", "");
   s.tls_key = args.value_or("tls-key", "");
+  s.provider_ca = args.value_or("provider-ca", "");
+  // Read here, not at a provider's first connection: a typo is a usage error
+  // now rather than a provider that never binds.
+  if (!s.provider_ca.empty() && ::access(s.provider_ca.c_str(), R_OK) != 0)
+    return usage_error("--provider-ca: cannot read " + s.provider_ca, usage.c_str());
   // A numeric flag: absent leaves `out` alone; out of [lo, hi] is a usage error.
   auto number = [&](const char* flag, long long lo, long long hi, auto& out) -> bool {
     auto n = args.value(flag);

@@ -49,6 +49,13 @@ std::string stage_flags_help(const std::string& command) {
                        cancel_sm and replace_sm (about 250 bytes each)  [1000000]
 )";
   }
+  if (command == "all" || command == "sender") {
+    h += R"(Sender flags:
+  --provider-ca FILE   PEM CA certificates trusted, besides the system's, for
+                       providers with tls = true (a private CA, or a
+                       provider's self-signed certificate)
+)";
+  }
   if (command == "all" || command == "dlr") {
     h += R"(DLR flags:
   --dlr-coalesce-ms N  how long the join's own writes wait for a receipt that
@@ -207,6 +214,7 @@ int run_stages(const StageSettings& s) {
     so2.topic_prefix = s.topic_prefix;
     so2.node = s.node;
     so2.controls = controls;
+    so2.provider_ca = s.provider_ca;
     if (mock) {
       auto* m = mock.get();
       so2.create_topic = [m](const schema::TopicSpec& t) { m->create_topic(t.name, t.partitions); };

@@ -21,6 +21,7 @@ struct StageSettings {
   size_t status_entries = 1'000'000;  // messages whose state a gateway node remembers
   int kafka_linger_ms = -1;           // -1: the stage's own default
   int dlr_coalesce_ms = -1;           // -1: the DLR stage's default
+  std::string provider_ca;            // extra CA file for providers' TLS certificates
 };
 
 bool is_stage(const std::string& command);

@@ -6,6 +6,7 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/ssl.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <cstring>
@@ -80,6 +81,9 @@ struct ProviderLink::Bind {
   int index = 0;
   uint32_t bind_cmd = 0;
   tcp::socket socket;
+  // Over `socket` when the provider has tls = true; made anew per connection
+  // and held by that connection's reader and writer while they run.
+  std::shared_ptr<asio::ssl::stream<tcp::socket&>> tls;
   asio::steady_timer write_signal;
   std::vector<uint8_t> out;
   bool connected = false, up = false, retired = false;
@@ -118,6 +122,19 @@ ProviderLink::ProviderLink(asio::io_context& io, config::Provider p, SenderEnv e
 }
 
 ProviderLink::~ProviderLink() = default;
+
+asio::ssl::context& ProviderLink::tls_context() {
+  if (!tls_ctx_) {
+    auto ctx = std::make_unique<asio::ssl::context>(asio::ssl::context::tls_client);
+    ctx->set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
+                     asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 |
+                     asio::ssl::context::no_tlsv1_1);
+    ctx->set_default_verify_paths();
+    if (!env_.provider_ca.empty()) ctx->load_verify_file(env_.provider_ca);
+    tls_ctx_ = std::move(ctx);
+  }
+  return *tls_ctx_;
+}
 
 void ProviderLink::refresh_limit() {
   double limit = provider_.mps > 0 ? provider_.mps * share_ : 0;
@@ -183,7 +200,7 @@ void ProviderLink::resize_binds() {
 }
 
 void ProviderLink::update(const config::Provider& p) {
-  bool reconnect = p.host != provider_.host || p.port != provider_.port ||
+  bool reconnect = p.host != provider_.host || p.port != provider_.port || p.tls != provider_.tls ||
                    p.system_id != provider_.system_id || p.password != provider_.password ||
                    p.system_type != provider_.system_type || p.bind_mode != provider_.bind_mode;
   provider_ = p;
@@ -392,6 +409,7 @@ void ProviderLink::send_pdu(Bind& b, const smpp::Pdu& pdu) {
 asio::awaitable<void> ProviderLink::writer(std::shared_ptr<Bind> b) {
   std::vector<uint8_t> inflight;
   int gen = b->generation;
+  auto tls = b->tls;
   try {
     while (b->connected && gen == b->generation) {
       if (b->out.empty()) {
@@ -401,7 +419,10 @@ asio::awaitable<void> ProviderLink::writer(std::shared_ptr<Bind> b) {
       }
       inflight.clear();
       inflight.swap(b->out);
-      co_await asio::async_write(b->socket, asio::buffer(inflight), asio::use_awaitable);
+      if (tls)
+        co_await asio::async_write(*tls, asio::buffer(inflight), asio::use_awaitable);
+      else
+        co_await asio::async_write(b->socket, asio::buffer(inflight), asio::use_awaitable);
     }
   } catch (const std::exception&) {
     boost::system::error_code ec;
@@ -465,6 +486,7 @@ asio::awaitable<void> ProviderLink::bind_loop(std::shared_ptr<Bind> b) {
   auto self = shared_from_this();
   auto backoff = std::chrono::milliseconds(500);
   asio::steady_timer t(io_);
+  std::string last_failure;  // said once, not at every retry
   while (!stopped_ && !b->retired) {
     std::string why = "closed";
     try {
@@ -472,8 +494,28 @@ asio::awaitable<void> ProviderLink::bind_loop(std::shared_ptr<Bind> b) {
       auto results = co_await resolver.async_resolve(provider_.host, std::to_string(provider_.port),
                                                      asio::use_awaitable);
       b->socket = tcp::socket(io_);
+      b->tls.reset();
+      // Neither a connect nor a TLS handshake may hang the bind: the socket
+      // is closed under them once the response timeout passes.
+      asio::steady_timer deadline(io_, env_.response_timeout);
+      deadline.async_wait([b](const boost::system::error_code& ec) {
+        if (ec) return;
+        boost::system::error_code ignored;
+        b->socket.close(ignored);
+      });
       co_await asio::async_connect(b->socket, results, asio::use_awaitable);
       b->socket.set_option(tcp::no_delay(true));
+      if (provider_.tls) {
+        b->tls = std::make_shared<asio::ssl::stream<tcp::socket&>>(b->socket, tls_context());
+        boost::system::error_code not_ip;
+        asio::ip::make_address(provider_.host, not_ip);
+        // SNI names a host, never an address (RFC 6066).
+        if (not_ip) SSL_set_tlsext_host_name(b->tls->native_handle(), provider_.host.c_str());
+        b->tls->set_verify_mode(asio::ssl::verify_peer);
+        b->tls->set_verify_callback(asio::ssl::host_name_verification(provider_.host));
+        co_await b->tls->async_handshake(asio::ssl::stream_base::client, asio::use_awaitable);
+      }
+      deadline.cancel();
       b->connected = true;
       b->last_read = Clock::now();
       b->enquire_outstanding = false;
@@ -486,6 +528,9 @@ asio::awaitable<void> ProviderLink::bind_loop(std::shared_ptr<Bind> b) {
       req.system_type = provider_.system_type;
       send_pdu(*b, smpp::make_pdu(req, b->next_seq()));
       co_await read_loop(b);
+    } catch (const boost::system::system_error& e) {
+      // The error's text, not what(): that carries Boost's source location.
+      why = e.code().message();
     } catch (const std::exception& e) {
       why = e.what();
     }
@@ -494,6 +539,14 @@ asio::awaitable<void> ProviderLink::bind_loop(std::shared_ptr<Bind> b) {
     bool had_been_up = b->up;
     bind_down(*b, why);
     if (stopped_ || b->retired) break;
+    if (!had_been_up && why != last_failure) {
+      // Never bound: a refused connection, a failed TLS handshake (say, a
+      // certificate that does not verify) or a refused bind.
+      log::warn("provider not bound; retrying", {{"provider", provider_.name},
+                                                 {"bind", std::to_string(b->index)},
+                                                 {"why", why}});
+    }
+    last_failure = had_been_up ? std::string() : why;
     backoff = had_been_up ? std::chrono::milliseconds(500)
                           : std::min(backoff * 2, std::chrono::milliseconds(30000));
     t.expires_after(backoff);
@@ -502,6 +555,7 @@ asio::awaitable<void> ProviderLink::bind_loop(std::shared_ptr<Bind> b) {
 }
 
 asio::awaitable<void> ProviderLink::read_loop(std::shared_ptr<Bind> b) {
+  auto tls = b->tls;
   std::vector<uint8_t> buf(65536);
   size_t len = 0;
   asio::steady_timer bind_deadline(io_);
@@ -588,8 +642,9 @@ asio::awaitable<void> ProviderLink::read_loop(std::shared_ptr<Bind> b) {
       len -= pos;
     }
     if (len == buf.size()) buf.resize(buf.size() * 2);
-    size_t n = co_await b->socket.async_read_some(asio::buffer(buf.data() + len, buf.size() - len),
-                                                  asio::use_awaitable);
+    auto room = asio::buffer(buf.data() + len, buf.size() - len);
+    size_t n = tls ? co_await tls->async_read_some(room, asio::use_awaitable)
+                   : co_await b->socket.async_read_some(room, asio::use_awaitable);
     len += n;
     b->last_read = Clock::now();
   }

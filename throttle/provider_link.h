@@ -14,6 +14,7 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/context.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <chrono>
 #include <deque>
@@ -50,6 +51,9 @@ struct SenderEnv {
   int max_attempts = 6;
   // Customers' cancel_sm / replace_sm, looked up just before a submit.
   std::shared_ptr<const kafka::ControlBook> controls;
+  // For providers with tls = true: PEM CA certificates trusted besides the
+  // system's. The certificate must match the provider's host name (or IP).
+  std::string provider_ca;
 };
 
 struct ProviderMetrics {
@@ -130,6 +134,9 @@ class ProviderLink : public std::enable_shared_from_this<ProviderLink> {
   void resize_binds();
   smpp::SubmitSm to_submit(const records::v1::Message& m) const;
   void refresh_limit();
+  // The TLS context for this provider's binds, made on first use; throws
+  // when the CA file cannot be read.
+  boost::asio::ssl::context& tls_context();
 
   boost::asio::io_context& io_;
   config::Provider provider_;
@@ -148,6 +155,7 @@ class ProviderLink : public std::enable_shared_from_this<ProviderLink> {
   std::map<std::string, int> group_outstanding_;  // multipart groups with a part in flight
   int max_window_seen_ = 0;
   std::string events_topic_, mo_topic_, deliver_topic_, accepted_topic_, status_topic_;
+  std::unique_ptr<boost::asio::ssl::context> tls_ctx_;
 };
 
 }  // namespace sluice::throttle

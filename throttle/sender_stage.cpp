@@ -117,6 +117,7 @@ void SenderStage::apply_config(std::shared_ptr<const config::Snapshot> snap) {
     auto it = links_.find(p.name);
     if (it == links_.end()) {
       SenderEnv env{producer_, opts_.topic_prefix, opts_.node, opts_.response_timeout};
+      env.provider_ca = opts_.provider_ca;
       env.controls = opts_.controls;
       auto link = std::make_shared<ProviderLink>(io_, p, env, metrics_);
       link->start();

@@ -33,6 +33,7 @@ struct SenderOptions {
   // that takes nothing costs beyond its queue (plus one fetch each).
   int prefetch_kbytes = 4096;
   std::chrono::seconds response_timeout{30};
+  std::string provider_ca;  // PEM file, trusted besides the system's CAs
   // Makes a provider's outbound topic; empty: the admin API (a real broker).
   std::function<void(const schema::TopicSpec&)> create_topic;
   // Customers' cancel_sm / replace_sm (sms.control); null: none are honoured.

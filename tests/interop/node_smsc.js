@@ -1,14 +1,21 @@
 // An SMSC made with the npm package `smpp` (not this project's code): accepts
 // binds, answers submit_sm with its own ids, sends a delivery receipt for each
 // message that asks for one, and counts what it received on GET /stats.
+// With a certificate and key after the password it listens with TLS only.
 const path = require('path');
 const http = require('http');
 const smpp = require(path.join(__dirname, '../../.cache/node/node_modules/smpp'));
-const [port, httpPort, systemId, password] = process.argv.slice(2);
+const fs = require('fs');
+const [port, httpPort, systemId, password, certFile, keyFile] = process.argv.slice(2);
 let nextId = 1000;
 const stats = { binds: 0, submits: 0, unique: 0, receipts_sent: 0, receipts_acked: 0 };
 const seen = new Set();
-const server = smpp.createServer({ debug: false }, (session) => {
+const options = { debug: false };
+if (certFile) {
+  options.cert = fs.readFileSync(certFile);
+  options.key = fs.readFileSync(keyFile);
+}
+const server = smpp.createServer(options, (session) => {
   session.on('bind_transceiver', (pdu) => {
     if (pdu.system_id !== systemId || pdu.password !== password) {
       session.send(pdu.response({ command_status: smpp.ESME_RBINDFAIL }));

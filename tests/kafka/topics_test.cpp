@@ -112,6 +112,18 @@ TEST(TopicsCommand, BadFlagPrintsUsageAndExitsNonZero) {
   EXPECT_NE(r2.output.find("usage: sluice"), std::string::npos);
 }
 
+// A CA file for providers' TLS that cannot be read is a usage error at
+// start, not a provider that silently never binds.
+TEST(StageCommand, AnUnreadableProviderCaFilePrintsUsageAndExitsTwo) {
+  auto r = run(sluice::test::sluice_binary() + " sender --provider-ca /nonexistent/ca.pem");
+  EXPECT_EQ(r.status, 2) << r.output;
+  EXPECT_NE(r.output.find("--provider-ca: cannot read /nonexistent/ca.pem"), std::string::npos)
+      << r.output;
+  EXPECT_NE(r.output.find("usage: sluice sender"), std::string::npos) << r.output;
+  auto help = run(sluice::test::sluice_binary() + " sender --help");
+  EXPECT_NE(help.output.find("--provider-ca FILE"), std::string::npos) << help.output;
+}
+
 // A stage's numeric flags are checked before anything starts: a bad value is
 // named, the usage follows, and the exit status is 2.
 TEST(StageCommand, OutOfRangeNumericFlagsPrintUsageAndExitTwo) {
