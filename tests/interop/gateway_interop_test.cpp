@@ -1,6 +1,7 @@
 // The customer-facing gateway, driven by third-party SMPP clients.
 #include <gtest/gtest.h>
 
+#include <iostream>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -177,6 +178,27 @@ TEST_F(GatewayInterop, NodeSmppClientSubmitsAndGetsAnId) {
                std::to_string(gw_->smpp) + " acme s3cret");
   ASSERT_EQ(r.status, 0) << r.output;
   EXPECT_NE(r.output.find("submit_sm_resp status=0 id="), std::string::npos) << r.output;
+}
+
+// Debian's libnet-smpp-perl, a third client implementation, in its
+// synchronous mode (it reads each response before sending the next request).
+TEST_F(GatewayInterop, PerlNetSmppBindsSubmitsAndUnbinds) {
+  auto r = run("perl " + std::string(SLUICE_SOURCE_DIR) + "/tests/interop/perl_client.pl " +
+               std::to_string(gw_->smpp) + " acme s3cret 50");
+  ASSERT_EQ(r.status, 0) << r.output;
+  auto j = nlohmann::json::parse(r.output.substr(r.output.rfind('{')), nullptr, false);
+  ASSERT_FALSE(j.is_discarded()) << r.output;
+  std::cout << "[ figure ] net-smpp: " << j.dump() << "\n";
+  EXPECT_EQ(j["transmitter"], 0) << r.output;
+  EXPECT_EQ(j["receiver"], 0) << r.output;
+  EXPECT_EQ(j["transceiver"], 0) << r.output;
+  EXPECT_EQ(j["bad_password"], 0x0D) << r.output;
+  EXPECT_EQ(j["ok"], 50) << r.output;
+  EXPECT_EQ(j["unique_ids"], 50) << r.output;
+  EXPECT_LE(j["longest_id"], 64) << r.output;
+  EXPECT_EQ(j["errors"], "") << r.output;
+  EXPECT_EQ(j["enquire_link"], 0) << r.output;
+  EXPECT_EQ(j["unbind"], 0) << r.output;
 }
 
 TEST(GatewayTls, BindsAndAnswersOverTlsWhenACertificateIsConfigured) {
