@@ -489,6 +489,11 @@ asio::awaitable<void> ProviderLink::bind_loop(std::shared_ptr<Bind> b) {
   std::string last_failure;  // said once, not at every retry
   while (!stopped_ && !b->retired) {
     std::string why = "closed";
+    // Shared with the connect deadline's handler, which may run late.
+    struct Attempt {
+      bool settled = false, timed_out = false;
+    };
+    auto attempt = std::make_shared<Attempt>();
     try {
       tcp::resolver resolver(io_);
       auto results = co_await resolver.async_resolve(provider_.host, std::to_string(provider_.port),
@@ -496,10 +501,13 @@ asio::awaitable<void> ProviderLink::bind_loop(std::shared_ptr<Bind> b) {
       b->socket = tcp::socket(io_);
       b->tls.reset();
       // Neither a connect nor a TLS handshake may hang the bind: the socket
-      // is closed under them once the response timeout passes.
+      // is closed under them once the response timeout passes. `settled`
+      // keeps a timer that expired just as they finished from closing a
+      // good connection (cancel() cannot recall a handler already queued).
       asio::steady_timer deadline(io_, env_.response_timeout);
-      deadline.async_wait([b](const boost::system::error_code& ec) {
-        if (ec) return;
+      deadline.async_wait([b, attempt](const boost::system::error_code& ec) {
+        if (ec || attempt->settled) return;
+        attempt->timed_out = true;
         boost::system::error_code ignored;
         b->socket.close(ignored);
       });
@@ -515,6 +523,7 @@ asio::awaitable<void> ProviderLink::bind_loop(std::shared_ptr<Bind> b) {
         b->tls->set_verify_callback(asio::ssl::host_name_verification(provider_.host));
         co_await b->tls->async_handshake(asio::ssl::stream_base::client, asio::use_awaitable);
       }
+      attempt->settled = true;
       deadline.cancel();
       b->connected = true;
       b->last_read = Clock::now();
@@ -530,10 +539,12 @@ asio::awaitable<void> ProviderLink::bind_loop(std::shared_ptr<Bind> b) {
       co_await read_loop(b);
     } catch (const boost::system::system_error& e) {
       // The error's text, not what(): that carries Boost's source location.
-      why = e.code().message();
+      why = attempt->timed_out ? "no connection or TLS handshake within the response timeout"
+                               : e.code().message();
     } catch (const std::exception& e) {
       why = e.what();
     }
+    attempt->settled = true;
     boost::system::error_code ec;
     b->socket.close(ec);
     bool had_been_up = b->up;
@@ -542,9 +553,8 @@ asio::awaitable<void> ProviderLink::bind_loop(std::shared_ptr<Bind> b) {
     if (!had_been_up && why != last_failure) {
       // Never bound: a refused connection, a failed TLS handshake (say, a
       // certificate that does not verify) or a refused bind.
-      log::warn("provider not bound; retrying", {{"provider", provider_.name},
-                                                 {"bind", std::to_string(b->index)},
-                                                 {"why", why}});
+      log::warn("provider not bound; retrying",
+                {{"provider", provider_.name}, {"bind", std::to_string(b->index)}, {"why", why}});
     }
     last_failure = had_been_up ? std::string() : why;
     backoff = had_been_up ? std::chrono::milliseconds(500)
