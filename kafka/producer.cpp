@@ -86,10 +86,12 @@ void Producer::serve_reports_on(boost::asio::io_context& io) {
   io_link_ = link;
   report_io_ = &io;
   {
+    // Under the lock that the poll thread holds while it polls: once this is
+    // done, it polls no more (it checks again under the lock).
     std::unique_lock lock(mu_);
     watch_reports(rk_);
+    io_serves_ = true;
   }
-  io_serves_ = true;
   // Reports queued before the pipe was watched wrote nothing: look once.
   (void)!::write(report_pipe_[1], "1", 1);
   arm(std::move(link));
@@ -281,6 +283,7 @@ void Producer::poll_loop() {
       unwatch_reports(rk_);
     }
     std::shared_lock lock(mu_);
+    if (io_serves_.load()) continue;  // the io thread took over meanwhile
     rd_kafka_poll(rk_, 50);
   }
 }
