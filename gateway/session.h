@@ -664,12 +664,12 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
     // The session's one record, cleared and refilled: its strings and
     // addresses keep their buffers, a dozen allocations a message fewer.
     records::v1::Message& rec = record_;
-    std::string key;
+    std::string& key = key_;
     if (uint32_t s = to_record(sm, ctx, id, rec, key)) {
       reply(h, resp_proto, s);
       return;
     }
-    produce(h, std::move(id), std::move(key), rec,
+    produce(h, std::move(id), key, rec,
             [this, h, resp_proto](uint32_t status, const std::string& mid) {
               auto r = resp_proto;
               if (status == smpp::status::ESME_ROK) r.message_id = mid;
@@ -687,15 +687,20 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
     ProducedFn done;
   };
 
-  void produce(const smpp::Header& h, std::string id, std::string key,
+  void produce(const smpp::Header& h, std::string id, const std::string& key,
                const records::v1::Message& rec, ProducedFn done) {
     (void)h;
     ++outstanding_;
     auto started = last_read_;
-    kafka::Record kr{gw_.submit_topic(), std::move(key), rec.SerializeAsString(), {}};
-    gw_.producer().produce(
-        std::move(kr), [self = this->shared_from_this(), id = std::move(id), started,
-                        done = std::move(done)](const kafka::DeliveryResult& r) mutable {
+    // Serialized into the session's buffer, which librdkafka copies from:
+    // no allocation per record once the buffer has grown.
+    rec.SerializeToString(&value_);
+    gw_.producer().produce_view(
+        // Only the parts of a multipart message must meet on one partition.
+        kafka::RecordView{gw_.submit_topic(), key, value_,
+                          rec.has_concat() ? RD_KAFKA_PARTITION_UA : kafka::kAnyPartition},
+        [self = this->shared_from_this(), id = std::move(id), started,
+         done = std::move(done)](const kafka::DeliveryResult& r) mutable {
           self->queue_produced(Produced{r, std::move(id), started, std::move(done)});
         });
   }
@@ -851,6 +856,7 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
   asio::steady_timer write_signal_, window_signal_, watchdog_timer_;
   std::vector<uint8_t> rbuf_ = std::vector<uint8_t>(4096);
   records::v1::Message record_;  // submit_one's, reused
+  std::string key_, value_;      // the record's key and bytes, reused
   size_t rpos_ = 0, rlen_ = 0;
   std::span<const uint8_t> frame_;
   std::vector<uint8_t> pending_;

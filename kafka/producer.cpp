@@ -149,6 +149,15 @@ rd_kafka_t* Producer::make_handle() {
     throw;
   }
   rd_kafka_conf_set_opaque(conf, this);
+  // The topic-level settings above (acks, message.timeout.ms) live in the
+  // default topic conf; a new one would replace them.
+  rd_kafka_topic_conf_t* tconf = rd_kafka_conf_get_default_topic_conf(conf);
+  if (!tconf) {
+    tconf = rd_kafka_topic_conf_new();
+    rd_kafka_conf_set_default_topic_conf(conf, tconf);
+  }
+  rd_kafka_topic_conf_set_opaque(tconf, this);
+  rd_kafka_topic_conf_set_partitioner_cb(tconf, &Producer::partition_of);
   rd_kafka_conf_set_dr_msg_cb(conf, &Producer::on_delivery);
   rd_kafka_conf_set_error_cb(conf, &Producer::on_error);
   char err[512];
@@ -158,6 +167,22 @@ rd_kafka_t* Producer::make_handle() {
     throw std::runtime_error(std::string("kafka producer: ") + err);
   }
   return rk;
+}
+
+// librdkafka calls this on the producing thread, or on its own when the
+// topic's partition count is not known yet. Keyed records keep librdkafka's
+// default mapping (consistent_random: CRC32 of the key), so a key lands
+// where any Sluice version put it.
+int32_t Producer::partition_of(const rd_kafka_topic_t* rkt, const void* key, size_t keylen,
+                               int32_t partitions, void* rkt_opaque, void* msg_opaque) {
+  auto* p = static_cast<const Pending*>(msg_opaque);
+  if (p && p->any_partition) {
+    auto* self = static_cast<Producer*>(rkt_opaque);
+    uint64_t n = self->any_partition_records_.fetch_add(1, std::memory_order_relaxed);
+    return static_cast<int32_t>((n / kAnyPartitionRun) % static_cast<uint64_t>(partitions));
+  }
+  return rd_kafka_msg_partitioner_consistent_random(rkt, key, keylen, partitions, rkt_opaque,
+                                                    msg_opaque);
 }
 
 void Producer::on_delivery(rd_kafka_t*, const rd_kafka_message_t* m, void*) {
@@ -192,10 +217,11 @@ void Producer::on_error(rd_kafka_t* rk, int err, const char* reason, void* opaqu
                                {"reason", reason}});
 }
 
-void Producer::produce_pending(const Record& rec, Pending* pending) {
+void Producer::produce_pending(const RecordView& rec, const Headers* headers, bool tombstone,
+                               Pending* pending) {
   // The gateway produces a record per submit_sm: the argument list lives on
   // the stack unless a record carries many headers.
-  const size_t count = 6 + rec.headers.size();
+  const size_t count = 6 + (headers ? headers->size() : 0);
   std::array<rd_kafka_vu_t, 16> small;
   std::vector<rd_kafka_vu_t> large;
   rd_kafka_vu_t* vus = small.data();
@@ -212,21 +238,25 @@ void Producer::produce_pending(const Record& rec, Pending* pending) {
   vus[n].u.mem.ptr = const_cast<char*>(rec.key.data());
   vus[n++].u.mem.size = rec.key.size();
   vus[n].vtype = RD_KAFKA_VTYPE_VALUE;
-  vus[n].u.mem.ptr = rec.tombstone ? nullptr : const_cast<char*>(rec.value.data());
-  vus[n++].u.mem.size = rec.tombstone ? 0 : rec.value.size();
+  vus[n].u.mem.ptr = tombstone ? nullptr : const_cast<char*>(rec.value.data());
+  vus[n++].u.mem.size = tombstone ? 0 : rec.value.size();
   vus[n].vtype = RD_KAFKA_VTYPE_MSGFLAGS;
   vus[n++].u.i = RD_KAFKA_MSG_F_COPY;
   vus[n].vtype = RD_KAFKA_VTYPE_OPAQUE;
   vus[n++].u.ptr = pending;
-  if (rec.partition != RD_KAFKA_PARTITION_UA) {
+  if (rec.partition == kAnyPartition)
+    pending->any_partition = true;
+  else if (rec.partition != RD_KAFKA_PARTITION_UA) {
     vus[n].vtype = RD_KAFKA_VTYPE_PARTITION;
     vus[n++].u.i32 = rec.partition;
   }
-  for (const auto& [name, value] : rec.headers) {
-    vus[n].vtype = RD_KAFKA_VTYPE_HEADER;
-    vus[n].u.header.name = name.c_str();
-    vus[n].u.header.val = value.data();
-    vus[n++].u.header.size = static_cast<ssize_t>(value.size());
+  if (headers) {
+    for (const auto& [name, value] : *headers) {
+      vus[n].vtype = RD_KAFKA_VTYPE_HEADER;
+      vus[n].u.header.name = name.c_str();
+      vus[n].u.header.val = value.data();
+      vus[n++].u.header.size = static_cast<ssize_t>(value.size());
+    }
   }
   rd_kafka_error_t* error = nullptr;
   {

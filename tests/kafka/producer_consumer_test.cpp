@@ -10,6 +10,7 @@
 #include <mutex>
 #include <set>
 #include <thread>
+#include <vector>
 
 #include "kafka/admin.h"
 #include "kafka/consumer.h"
@@ -327,6 +328,66 @@ TEST(RealBroker, ReportsRunOnTheIoThreadWhileItRunsAndOnThePollThreadOnceItStopp
   std::lock_guard lock(mu);
   EXPECT_EQ(failed, 0);
   for (auto [i, n] : calls) EXPECT_EQ(n, 1) << "record " << i;
+  delete_topics(real(), {topic});
+}
+
+TEST(RealBroker, AnyPartitionRecordsGoInRunsAndKeyedRecordsWhereTheirKeyHashes) {
+  constexpr int kPartitions = 6;
+  std::string topic = test::unique_name("t_any_partition");
+  ASSERT_TRUE(create_topics(real(), {{topic, kPartitions, 3600000, "delete"}}).empty());
+  Producer producer(real());
+  std::mutex mu;
+  std::condition_variable cv;
+  std::map<std::string, int32_t> keyed;  // key -> partition
+  std::vector<int32_t> any(3 * kAnyPartitionRun, -1);
+  size_t done = 0, failed = 0;
+  auto report = [&](const DeliveryResult& r) {
+    if (!r.ok()) ++failed;
+    ++done;
+    cv.notify_all();
+  };
+  auto wait_for = [&](size_t n) {
+    std::unique_lock lock(mu);
+    return cv.wait_for(lock, std::chrono::seconds(60), [&] { return done >= n; });
+  };
+  // Keyed records first, which also brings the topic's metadata in.
+  constexpr int kKeys = 60;
+  for (int i = 0; i < kKeys; ++i) {
+    std::string key = "msg-" + std::to_string(i * 7919);
+    producer.produce({topic, key, "v", {}}, [&, key](const DeliveryResult& r) {
+      std::lock_guard lock(mu);
+      keyed[key] = r.partition;
+      report(r);
+    });
+  }
+  ASSERT_TRUE(wait_for(kKeys));
+  for (size_t i = 0; i < any.size(); ++i) {
+    Record rec{topic, "id-" + std::to_string(i), "v", {}};
+    rec.partition = kAnyPartition;
+    producer.produce(rec, [&, i](const DeliveryResult& r) {
+      std::lock_guard lock(mu);
+      any[i] = r.partition;
+      report(r);
+    });
+  }
+  ASSERT_TRUE(wait_for(kKeys + any.size()));
+  std::lock_guard lock(mu);
+  EXPECT_EQ(failed, 0u);
+  // librdkafka's own mapping for a non-empty key (CRC32 of the key), as
+  // every earlier Sluice placed it: multipart parts must keep meeting.
+  for (const auto& [key, partition] : keyed)
+    EXPECT_EQ(partition, rd_kafka_msg_partitioner_consistent(nullptr, key.data(), key.size(),
+                                                             kPartitions, nullptr, nullptr))
+        << key;
+  // A run of kAnyPartitionRun on one partition, then the next partition.
+  std::set<int32_t> used;
+  for (size_t run = 0; run < 3; ++run) {
+    int32_t first = any[run * kAnyPartitionRun];
+    used.insert(first);
+    for (size_t i = run * kAnyPartitionRun; i < (run + 1) * kAnyPartitionRun; ++i)
+      ASSERT_EQ(any[i], first) << "record " << i << " left its run";
+  }
+  EXPECT_EQ(used.size(), 3u) << "three runs, three partitions";
   delete_topics(real(), {topic});
 }
 
