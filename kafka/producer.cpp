@@ -156,7 +156,6 @@ rd_kafka_t* Producer::make_handle() {
     tconf = rd_kafka_topic_conf_new();
     rd_kafka_conf_set_default_topic_conf(conf, tconf);
   }
-  rd_kafka_topic_conf_set_opaque(tconf, this);
   rd_kafka_topic_conf_set_partitioner_cb(tconf, &Producer::partition_of);
   rd_kafka_conf_set_dr_msg_cb(conf, &Producer::on_delivery);
   rd_kafka_conf_set_error_cb(conf, &Producer::on_error);
@@ -177,9 +176,10 @@ int32_t Producer::partition_of(const rd_kafka_topic_t* rkt, const void* key, siz
                                int32_t partitions, void* rkt_opaque, void* msg_opaque) {
   auto* p = static_cast<const Pending*>(msg_opaque);
   if (p && p->any_partition) {
-    auto* self = static_cast<Producer*>(rkt_opaque);
-    uint64_t n = self->any_partition_records_.fetch_add(1, std::memory_order_relaxed);
-    return static_cast<int32_t>((n / kAnyPartitionRun) % static_cast<uint64_t>(partitions));
+    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                  std::chrono::steady_clock::now().time_since_epoch())
+                  .count();
+    return static_cast<int32_t>(static_cast<uint64_t>(ms) % static_cast<uint64_t>(partitions));
   }
   return rd_kafka_msg_partitioner_consistent_random(rkt, key, keylen, partitions, rkt_opaque,
                                                     msg_opaque);
