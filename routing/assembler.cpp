@@ -88,6 +88,9 @@ void AssemblerStage::on_record(kafka::MessagePtr m, const Ticket& t) {
   ps.last_ts = std::max(ps.last_ts, ts);
   if (!msg.has_concat() || msg.concat().total() <= 1) {
     kafka::Record r{accepted_topic_, msg.id(), std::string(value), headers_of(m.get())};
+    // Keyed by id, but nothing downstream needs a single-part message on a
+    // particular partition: shared batches cost the broker less.
+    r.partition = kafka::kAnyPartition;
     metrics_.count("ok");
     loop_.emit({std::move(r)}, {t});
     return;
