@@ -46,7 +46,7 @@ std::string stage_flags_help(const std::string& command) {
   --tls-cert FILE      PEM certificate chain for the TLS listener
   --tls-key FILE       PEM private key for the TLS listener
   --status-entries N   messages whose state this node keeps for query_sm,
-                       cancel_sm and replace_sm (about 250 bytes each)  [1000000]
+                       cancel_sm and replace_sm (about 155 bytes each)  [1000000]
 )";
   }
   if (command == "all" || command == "sender") {

@@ -26,8 +26,8 @@
 #include <utility>
 #include <vector>
 
+#include "common/hash_index.h"
 #include "config/config.h"
-#include "dlr/hash_index.h"
 #include "dlr/metrics.h"
 #include "dlr/wake_heap.h"
 #include "schema/provider_id.h"

@@ -90,6 +90,41 @@ TEST(StatusView, TombstoneAndGarbageRecords) {
   EXPECT_EQ(v.size(), 0u);
 }
 
+TEST(StatusView, ATombstonedIdComesBackAndDroppedEntriesCountTowardTheBound) {
+  StatusView v(3);
+  v.apply(status("m1", "queued", schema::kStateEnroute));
+  v.apply(status("m2", "queued", schema::kStateEnroute));
+  v.apply_raw("m1", "");
+  EXPECT_EQ(v.size(), 1u);
+  // The same id written again after its tombstone is a new entry.
+  v.apply(status("m1", "final", schema::kStateDelivered, kT0 + 10));
+  ASSERT_TRUE(v.find("m1"));
+  EXPECT_EQ(v.find("m1")->message_state, schema::kStateDelivered);
+  EXPECT_EQ(v.size(), 2u);
+  // The dropped m1 still held a place: one more entry pushes it and m2 out.
+  v.apply(status("m3", "queued", schema::kStateEnroute));
+  v.apply(status("m4", "queued", schema::kStateEnroute));
+  EXPECT_FALSE(v.find("m2"));
+  EXPECT_TRUE(v.find("m1"));
+  EXPECT_TRUE(v.find("m3"));
+  EXPECT_TRUE(v.find("m4"));
+  EXPECT_EQ(v.size(), 3u);
+}
+
+TEST(StatusView, ThousandsOfIdsAreFoundAndAnIdTooLongForSmppIsIgnored) {
+  StatusView v(5000);
+  for (int i = 0; i < 20000; ++i)
+    v.apply(status("id-" + std::to_string(i), "queued", schema::kStateEnroute));
+  EXPECT_EQ(v.size(), 5000u);
+  for (int i = 0; i < 20000; ++i)
+    ASSERT_EQ(v.find("id-" + std::to_string(i)).has_value(), i >= 15000) << i;
+  std::string longest(64, 'x'), too_long(65, 'y');
+  v.apply(status(longest, "queued", schema::kStateEnroute));
+  v.apply(status(too_long, "queued", schema::kStateEnroute));
+  EXPECT_TRUE(v.find(longest));
+  EXPECT_FALSE(v.find(too_long));
+}
+
 TEST(StatusView, WaitingMessagesOfASourceAndDestination) {
   StatusView v;
   v.apply(status("a", "scheduled", schema::kStateEnroute));

@@ -1,6 +1,7 @@
-// The done marks' index: a multimap of 64-bit hashes, whose values must all be
-// found (colliding or not) until erased, through growth and deletions.
-#include "dlr/hash_index.h"
+// The flat index behind the DLR's done marks and the gateway's status view: a multimap of 64-bit
+// hashes, whose values must all be found (colliding or not) until erased, through growth and
+// deletions.
+#include "common/hash_index.h"
 
 #include <gtest/gtest.h>
 
@@ -10,7 +11,7 @@
 #include <random>
 #include <vector>
 
-namespace sluice::dlr {
+namespace sluice {
 namespace {
 
 std::vector<int*> all(const HashIndex<int>& x, uint64_t h) {
@@ -116,4 +117,4 @@ TEST(HashIndex, ShrinksAfterABurstIsErasedAndKeepsTheRestInOrder) {
 }
 
 }  // namespace
-}  // namespace sluice::dlr
+}  // namespace sluice

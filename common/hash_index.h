@@ -1,15 +1,14 @@
 #pragma once
 // A multimap from a 64-bit hash to pointers, in one flat array.
 //
-// The join remembers up to a million done marks, each looked up by its join
-// key. String-keyed node tables cost an allocation per insert and a miss per
-// probed node (to compare the key); here a probe reads 16 bytes in a run of
-// neighbours, and the caller compares its real key only behind a matching
-// hash. Linear probing with backward-shift deletion: no tombstones, and values
-// under one hash keep the order they were inserted in. Hashes 0 and 1 are
-// one (0 marks an empty slot): a hit is always checked against the real key.
-// The table halves once it is less than an eighth full, so a burst of done
-// marks (a provider's backlog of receipts) does not hold its memory for good.
+// For tables of up to a million string-keyed entries (the DLR join's done
+// marks, a gateway's status view). String-keyed node tables cost an allocation per insert and a
+// miss per probed node (to compare the key); here a probe reads 16 bytes in a run of neighbours,
+// and the caller compares its real key only behind a matching hash. Linear probing with
+// backward-shift deletion: no tombstones, and values under one hash keep the order they were
+// inserted in. Hashes 0 and 1 are one (0 marks an empty slot): a hit is always checked against the
+// real key. The table halves once it is less than an eighth full, so a burst (a provider's backlog
+// of receipts) does not hold its memory for good.
 //
 // Not thread-safe.
 #include <bit>
@@ -17,7 +16,7 @@
 #include <cstdint>
 #include <vector>
 
-namespace sluice::dlr {
+namespace sluice {
 
 template <class T>
 class HashIndex {
@@ -107,4 +106,4 @@ class HashIndex {
   int shift_ = 64;
 };
 
-}  // namespace sluice::dlr
+}  // namespace sluice
