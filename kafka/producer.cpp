@@ -217,11 +217,10 @@ void Producer::on_error(rd_kafka_t* rk, int err, const char* reason, void* opaqu
                                {"reason", reason}});
 }
 
-void Producer::produce_pending(const RecordView& rec, const Headers* headers, bool tombstone,
-                               Pending* pending) {
+void Producer::produce_pending(const RecordView& rec, Pending* pending) {
   // The gateway produces a record per submit_sm: the argument list lives on
   // the stack unless a record carries many headers.
-  const size_t count = 6 + (headers ? headers->size() : 0);
+  const size_t count = 6 + (rec.headers ? rec.headers->size() : 0);
   std::array<rd_kafka_vu_t, 16> small;
   std::vector<rd_kafka_vu_t> large;
   rd_kafka_vu_t* vus = small.data();
@@ -238,8 +237,8 @@ void Producer::produce_pending(const RecordView& rec, const Headers* headers, bo
   vus[n].u.mem.ptr = const_cast<char*>(rec.key.data());
   vus[n++].u.mem.size = rec.key.size();
   vus[n].vtype = RD_KAFKA_VTYPE_VALUE;
-  vus[n].u.mem.ptr = tombstone ? nullptr : const_cast<char*>(rec.value.data());
-  vus[n++].u.mem.size = tombstone ? 0 : rec.value.size();
+  vus[n].u.mem.ptr = rec.tombstone ? nullptr : const_cast<char*>(rec.value.data());
+  vus[n++].u.mem.size = rec.tombstone ? 0 : rec.value.size();
   vus[n].vtype = RD_KAFKA_VTYPE_MSGFLAGS;
   vus[n++].u.i = RD_KAFKA_MSG_F_COPY;
   vus[n].vtype = RD_KAFKA_VTYPE_OPAQUE;
@@ -250,8 +249,8 @@ void Producer::produce_pending(const RecordView& rec, const Headers* headers, bo
     vus[n].vtype = RD_KAFKA_VTYPE_PARTITION;
     vus[n++].u.i32 = rec.partition;
   }
-  if (headers) {
-    for (const auto& [name, value] : *headers) {
+  if (rec.headers) {
+    for (const auto& [name, value] : *rec.headers) {
       vus[n].vtype = RD_KAFKA_VTYPE_HEADER;
       vus[n].u.header.name = name.c_str();
       vus[n].u.header.val = value.data();

@@ -53,6 +53,8 @@ struct RecordView {
   std::string_view key;
   std::string_view value;
   int32_t partition = RD_KAFKA_PARTITION_UA;
+  const std::vector<std::pair<std::string, std::string>>* headers = nullptr;
+  bool tombstone = false;
 };
 
 struct DeliveryResult {
@@ -95,7 +97,7 @@ class Producer {
   template <class F>
   requires std::invocable<F&, const DeliveryResult&>
   void produce_view(const RecordView& record, F&& cb) {
-    produce_pending(record, nullptr, false, new PendingFn<std::decay_t<F>>(std::forward<F>(cb)));
+    produce_pending(record, new PendingFn<std::decay_t<F>>(std::forward<F>(cb)));
   }
 
   // Asio form: completes with DeliveryResult on the handler's executor.
@@ -150,13 +152,11 @@ class Producer {
     void deliver(const DeliveryResult& r) override { f(r); }
     F f;
   };
-  using Headers = std::vector<std::pair<std::string, std::string>>;
   void produce_pending(const Record& r, Pending* pending) {
-    produce_pending(RecordView{r.topic, r.key, r.value, r.partition}, &r.headers, r.tombstone,
+    produce_pending(RecordView{r.topic, r.key, r.value, r.partition, &r.headers, r.tombstone},
                     pending);
   }
-  void produce_pending(const RecordView& rec, const Headers* headers, bool tombstone,
-                       Pending* pending);
+  void produce_pending(const RecordView& rec, Pending* pending);
 
   rd_kafka_t* make_handle();
   void poll_loop();

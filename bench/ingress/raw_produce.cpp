@@ -20,6 +20,7 @@
 
 #include "kafka/admin.h"
 #include "kafka/producer.h"
+#include "kafka/table_reader.h"
 #include "schema/records.pb.h"
 #include "schema/topics.h"
 
@@ -39,39 +40,23 @@ int submit_partitions() {
 // built by hand would flatter whichever side had the smaller one.
 std::vector<std::string> sample_values(const sluice::kafka::KafkaOptions& ko,
                                        const std::string& topic, size_t want) {
-  rd_kafka_conf_t* conf = rd_kafka_conf_new();
-  sluice::kafka::apply_options(conf, ko);
-  sluice::kafka::set_conf(conf, "group.id", "bench-raw-produce-sample");
-  sluice::kafka::set_conf(conf, "enable.auto.commit", "false");
-  char err[512];
-  rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof err);
-  if (!rk) {
-    rd_kafka_conf_destroy(conf);
-    throw std::runtime_error(std::string("sample consumer: ") + err);
-  }
+  std::mutex mu;
   std::vector<std::string> values;
-  const rd_kafka_metadata_t* md = nullptr;
-  rd_kafka_topic_t* t = rd_kafka_topic_new(rk, topic.c_str(), nullptr);
-  if (rd_kafka_metadata(rk, 0, t, &md, 10000) == RD_KAFKA_RESP_ERR_NO_ERROR && md->topic_cnt == 1) {
-    rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(8);
-    for (int i = 0; i < md->topics[0].partition_cnt; ++i)
-      rd_kafka_topic_partition_list_add(list, topic.c_str(), md->topics[0].partitions[i].id)
-          ->offset = RD_KAFKA_OFFSET_BEGINNING;
-    rd_kafka_assign(rk, list);
-    rd_kafka_topic_partition_list_destroy(list);
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(15);
-    while (values.size() < want && std::chrono::steady_clock::now() < deadline) {
-      rd_kafka_message_t* m = rd_kafka_consumer_poll(rk, 200);
-      if (!m) continue;
-      if (!m->err && m->payload && m->len > 0)
-        values.emplace_back(static_cast<const char*>(m->payload), m->len);
-      rd_kafka_message_destroy(m);
-    }
-  }
-  if (md) rd_kafka_metadata_destroy(md);
-  rd_kafka_topic_destroy(t);
-  rd_kafka_consumer_close(rk);
-  rd_kafka_destroy(rk);
+  sluice::kafka::TableReader reader(ko, topic, "bench-raw-produce-sample",
+                                    [&](std::string_view, std::string_view value) {
+                                      std::lock_guard lock(mu);
+                                      if (!value.empty() && values.size() < want)
+                                        values.emplace_back(value);
+                                    });
+  reader.start();
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(15);
+  auto enough = [&] {
+    std::lock_guard lock(mu);
+    return values.size() >= want;
+  };
+  while (!enough() && !reader.caught_up() && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  reader.stop();
   return values;
 }
 }  // namespace
